@@ -4,6 +4,7 @@ Budgets, status table, typed errors, validation of Factur-X / CII / UBL invoices
 ``deposerFluxFacture`` envelope, and the Chorus Pro client (the only HTTP).
 """
 
+from .auth import Credentials, Endpoints, Environment
 from .budgets import (
     BUDGETS,
     METROPOLE_NAME,
@@ -16,6 +17,14 @@ from .budgets import (
     is_valid_siret,
     validate_siret,
 )
+from .client import (
+    ChorusClient,
+    DepositResult,
+    FlowReport,
+    InvoiceHistory,
+    InvoiceSummary,
+    StructureDetails,
+)
 from .errors import (
     ApiError,
     AuthenticationError,
@@ -27,7 +36,19 @@ from .errors import (
     TransportError,
     XmlValidationError,
 )
+from .payload import SYNTAX_BY_FORMAT, build_deposit, deposit_filename
 from .status import FLOW_STATES, INVOICE_STATUSES, ChorusState, StatusInfo, flow_status, invoice_status
+from .validation import (
+    Finding,
+    Format,
+    InvoiceFacts,
+    ValidationReport,
+    check_routing,
+    detect_format,
+    extract_xml,
+    read_facts,
+    validate,
+)
 
 __all__ = [
     "BUDGETS",
@@ -35,24 +56,45 @@ __all__ = [
     "INVOICE_STATUSES",
     "METROPOLE_NAME",
     "METROPOLE_SIREN",
+    "SYNTAX_BY_FORMAT",
     "ApiError",
     "AuthenticationError",
     "Budget",
+    "ChorusClient",
     "ChorusError",
     "ChorusState",
     "ConfigurationError",
+    "Credentials",
+    "DepositResult",
+    "Endpoints",
+    "Environment",
+    "Finding",
+    "FlowReport",
+    "Format",
     "InputError",
     "InvoiceDataError",
+    "InvoiceFacts",
+    "InvoiceHistory",
+    "InvoiceSummary",
     "OutcomeUnknownError",
     "Requirements",
     "StatusInfo",
+    "StructureDetails",
     "TransportError",
+    "ValidationReport",
     "XmlValidationError",
+    "build_deposit",
+    "check_routing",
     "compact_siret",
+    "deposit_filename",
+    "detect_format",
+    "extract_xml",
     "find_budget",
     "flow_status",
     "format_siret",
     "invoice_status",
     "is_valid_siret",
+    "read_facts",
+    "validate",
     "validate_siret",
 ]

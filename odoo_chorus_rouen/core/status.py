@@ -12,7 +12,7 @@ True
 >>> invoice_status("SOMETHING_NEW").state
 <ChorusState.UNKNOWN: 'unknown'>
 
-Sources: CHORUS_PRO_API.md §3.3 (flow states) and §3.8 (the 58 invoice statuses, Swagger order).
+Sources: CHORUS_PRO_API.md §3.3 (flow states) and §3.8 (the 57 invoice statuses listed there, Swagger order).
 """
 
 from __future__ import annotations
