@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import odoo_ops
 from .core import budgets as budgets_mod
 from .core.errors import ChorusError, ConfigurationError, InputError
 
@@ -25,6 +26,7 @@ ENV_HELP = """environment variables:
   CHORUS_PRO_LOGIN          Chorus Pro technical account login
   CHORUS_PRO_PASSWORD       Chorus Pro technical account password
   CHORUS_PRO_TIMEOUT        seconds to wait for each answer (default 30)
+  CHORUS_PRO_JOURNAL        journal of what "send" deposited (exactly once across runs)
 Options given on the command line win over the environment."""
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
@@ -216,13 +218,26 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return worst
 
 
+def default_journal(environ: dict[str, str] | None = None) -> str:
+    """Where ``send`` keeps its journal: ``CHORUS_PRO_JOURNAL``, else the user's state directory."""
+    environ = os.environ if environ is None else environ
+    if environ.get("CHORUS_PRO_JOURNAL"):
+        return environ["CHORUS_PRO_JOURNAL"]
+    base = environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "chorus-rouen", "journal.sqlite3")
+
+
 def cmd_send(args: argparse.Namespace) -> int:
-    from .core.payload import build_deposit, deposit_filename
+    from .core.outbox import Outbox
     from .core.validation import validate
 
     files = [(path, _read_file(path)) for path in args.files]
-    client = make_client(platform_settings(args))
+    settings = platform_settings(args)
+    journal = args.journal or default_journal()
+    Path(journal).parent.mkdir(parents=True, exist_ok=True)
+    outbox = Outbox(journal, lambda: make_client(settings), settle_delay=args.settle_delay)
     worst = EXIT_OK
+    numbers = {}
     for path, data in files:
         report = validate(data, layout=args.layout)
         if not report.ok and not args.force:
@@ -230,15 +245,33 @@ def cmd_send(args: argparse.Namespace) -> int:
             _out(f"{path}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
             worst = EXIT_FAILED
             continue
-        number = report.facts.number if report.facts and report.facts.number else Path(path).stem
-        envelope = build_deposit(data, deposit_filename(number, report.format), report.format)
         try:
-            result = client.deposit_flow(data, envelope["nomFichier"], envelope["syntaxeFlux"])
-        except ChorusError as err:
-            _err(f"{path}: {describe_error(err)}")
+            item = outbox.add(data, facts=report.facts)
+        except InputError as err:
+            _err(f"{path}: {err.message}")
             worst = EXIT_ERROR
             continue
-        _out(f"{path}: deposited as flow {result.flow_number} (invoice {number})")
+        if item.state in ("error", "rejected") and not item.chorus_id:
+            item = outbox.requeue(item.number)
+        numbers[item.number] = path
+    outbox.send_due()
+    for number, path in numbers.items():
+        item = outbox.get(number)
+        if item.state in ("sent", "delivered", "action", "paid", "rejected", "cancelled") and item.flow_number:
+            _out(f"{path}: invoice {number} deposited as flow {item.flow_number}")
+        elif item.state == "sending":
+            _out(
+                f"{path}: invoice {number}: no answer from Chorus Pro, which may have recorded it "
+                f"({item.error}). Run the same command again later: it asks Chorus Pro before depositing again."
+            )
+            worst = max(worst, EXIT_ERROR)
+        elif item.state == "queued":
+            _out(f"{path}: invoice {number} not deposited yet, will be retried: {item.error}")
+            worst = max(worst, EXIT_ERROR)
+        else:
+            _err(f"{path}: invoice {number} not deposited: {item.error}")
+            worst = max(worst, EXIT_ERROR)
+    outbox.close()
     return worst
 
 
@@ -276,12 +309,7 @@ def cmd_track(args: argparse.Namespace) -> int:
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from .sandbox import main as sandbox_main
 
-    argv = ["--host", args.host, "--port", str(args.port)]
-    if args.state:
-        argv += ["--state", args.state]
-    if args.directory:
-        argv += ["--directory", args.directory]
-    return sandbox_main(argv) or EXIT_OK
+    return sandbox_main(list(args.sandbox_args)) or EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -324,6 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--layout", choices=["direct", "reform"], default="direct")
     p.add_argument("--force", action="store_true", help="deposit even when our validation finds errors")
+    p.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="SQLite journal that makes sending exactly-once across runs "
+        "(default: CHORUS_PRO_JOURNAL or ~/.local/state/chorus-rouen/journal.sqlite3)",
+    )
+    p.add_argument(
+        "--settle-delay",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="after a deposit without answer, how long Chorus Pro is given to show it before a new deposit",
+    )
     _add_platform_options(p)
     p.set_defaults(func=cmd_send)
 
@@ -338,11 +379,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_platform_options(p)
     p.set_defaults(func=cmd_track)
 
-    p = sub.add_parser("sandbox", help="run the local Chorus Pro sandbox (loopback only by default)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
-    p.add_argument("--state", metavar="FILE", help="SQLite file keeping the sandbox's state across restarts")
-    p.add_argument("--directory", metavar="FILE", help="JSON file of extra structures for the directory")
+    # The sandbox has its own options (port, state file, processing delay, faults...): pass them through.
+    p = sub.add_parser(
+        "sandbox",
+        help="run the local Chorus Pro sandbox (loopback only by default); --help for its options",
+        add_help=False,
+        prefix_chars="\0",
+    )
+    p.add_argument("sandbox_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sandbox)
 
     p = sub.add_parser("demo", help="the whole story against a built-in sandbox, in one command")
@@ -350,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float, default=0.3, help="seconds per processing step of the sandbox")
     p.set_defaults(func=cmd_demo)
 
+    odoo_ops.add_parser(sub)
     return parser
 
 
@@ -368,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return args.func(args)
-    except CliError as err:
+    except (CliError, odoo_ops.OdooError) as err:
         _err(f"chorus-rouen {args.command}: {err}")
         return EXIT_ERROR
     except InputError as err:

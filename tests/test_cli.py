@@ -103,3 +103,39 @@ def test_unreachable_platform_is_one_line_without_secrets(tmp_path):
     assert "cannot be reached" in result.stderr
     assert "s3cret-value" not in result.stderr + result.stdout
     assert "pa55word-value" not in result.stderr + result.stdout
+
+
+def test_send_is_exactly_once_across_runs_and_track_tells_the_status(tmp_path, invoices_dir):
+    from odoo_chorus_rouen.sandbox import SandboxServer
+
+    with SandboxServer() as sandbox:
+        creds = sandbox.credentials
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "CHORUS_PRO_BASE_URL": sandbox.url,
+            "CHORUS_PRO_CLIENT_ID": creds.client_id,
+            "CHORUS_PRO_CLIENT_SECRET": creds.client_secret,
+            "CHORUS_PRO_LOGIN": creds.login,
+            "CHORUS_PRO_PASSWORD": creds.password,
+            "CHORUS_PRO_JOURNAL": str(tmp_path / "journal.sqlite3"),
+        }
+
+        def chorus(*argv):
+            return subprocess.run(
+                [sys.executable, "-m", "odoo_chorus_rouen.cli", *argv], capture_output=True, text=True, timeout=120,
+                env=env,
+            )
+
+        good = str(invoices_dir / "facturx_principal_invoice.pdf")
+        broken = str(invoices_dir / "broken_missing_engagement.pdf")
+        first = chorus("send", good, broken)
+        assert first.returncode == 1  # the broken one is not sent
+        assert "deposited as flow CPP" in first.stdout
+        assert "CHORUS-ENGAGEMENT" in first.stdout and "not sent" in first.stdout
+        again = chorus("send", good)
+        assert again.returncode == 0
+        assert sandbox.deposits_of("FAC-2026-0001") == 1
+        assert sandbox.deposits_of("FAC-2026-0006") == 0
+        tracked = chorus("track", "--invoice", "FAC-2026-0001")
+        assert tracked.returncode == 0, tracked.stderr
+        assert "FAC-2026-0001 (Chorus id" in tracked.stdout

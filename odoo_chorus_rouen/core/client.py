@@ -510,8 +510,16 @@ class ChorusClient:
             yield summary
 
     def invoice_history(self, chorus_id: int, *, page_size: int = 100) -> InvoiceHistory:
-        """Status history of one invoice (``consulterHistoriqueFacture``), all pages, oldest first."""
-        entries: dict[Any, HistoryEntry] = {}
+        """Status history of one invoice (``consulterHistoriqueFacture``), all pages, oldest first.
+
+        Dates have only minute precision and one status may come back several times (a recycled
+        invoice is ``DEPOSEE`` again, possibly in the same minute): every entry is kept, only a
+        ``histoStatutId`` seen twice (a server repeating a page) is dropped, and entries are ordered
+        by (date, ``histoStatutId``). Entries without an id keep the order of the answer, read
+        oldest first even when the server answered newest first.
+        """
+        entries: list[HistoryEntry] = []
+        seen_ids: set[int] = set()
         page = 1
         first: Mapping[str, Any] = {}
         while True:
@@ -542,15 +550,22 @@ class ChorusClient:
                     comment=_str(item.get("histoStatutCommentaire")),
                     entry_id=_int(item.get("histoStatutId")),
                 )
-                # A server that ignores the page asked for repeats entries: keep each one once.
-                entries.setdefault(entry.entry_id if entry.entry_id is not None else entry, entry)
+                if entry.entry_id is not None:
+                    # A server that ignores the page asked for repeats entries: keep each id once.
+                    if entry.entry_id in seen_ids:
+                        continue
+                    seen_ids.add(entry.entry_id)
+                entries.append(entry)
             pages = _int(block.get("pagesHistoStatut"))
             current = _int(block.get("pageCouranteHistoStatut")) or page
             if not pages or max(current, page) >= pages or page >= MAX_PAGES:
                 break
             page = max(current, page) + 1
+        dated = [entry.date for entry in entries if entry.date is not None]
+        if len(dated) > 1 and dated[0] > dated[-1]:
+            entries.reverse()  # answered newest first despite "Ascendant": read it oldest first
         oldest = datetime.min.replace(tzinfo=timezone.utc)
-        ordered = sorted(entries.values(), key=lambda e: (e.date is None, e.date or oldest, e.entry_id or 0))
+        ordered = sorted(entries, key=lambda e: (e.date is None, e.date or oldest, e.entry_id or 0))  # stable
         return InvoiceHistory(
             chorus_id=int(chorus_id),
             number=_str(first.get("numeroFacture")),

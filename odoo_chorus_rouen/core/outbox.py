@@ -1,0 +1,430 @@
+"""A durable outbox for invoice files: exactly-once deposits and batch status sync, without Odoo.
+
+The command line (``chorus-rouen send``) and the reliability tests use it; the Odoo addon applies
+the same rules (:mod:`.delivery`) to its invoices. State lives in one SQLite file shared by any
+number of worker processes: a worker *claims* an invoice with a lease (the equivalent of Odoo's
+``FOR UPDATE SKIP LOCKED``), so two workers never take the same one, and a worker killed at any
+point leaves the invoice in a state the next worker knows how to finish.
+
+Life of an invoice in the outbox::
+
+    queued --claim--> sending (committed before the deposit) --answer--> sent --sync--> delivered/paid/...
+                         |  no answer / worker killed: the outcome is unknown
+                         '--> settle: search Chorus Pro; found -> adopt; not found -> wait, then deposit again
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from . import delivery
+from .errors import ChorusError, InputError
+from .payload import SYNTAX_BY_FORMAT, deposit_filename
+from .status import ChorusState, flow_status, invoice_status
+from .validation import InvoiceFacts, extract_xml, read_facts
+
+__all__ = ["Outbox", "OutboxItem"]
+
+#: States where the send job has work to do.
+QUEUED = ("queued", "sending")
+#: States the sync job follows.
+TRACKED = ("sent", "delivered", "action")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    number TEXT PRIMARY KEY,
+    filename TEXT NOT NULL,
+    syntax TEXT NOT NULL,
+    data BLOB NOT NULL,
+    buyer_siret TEXT,
+    supplier_siret TEXT,
+    invoice_type TEXT,
+    state TEXT NOT NULL,
+    flow_number TEXT,
+    flow_state TEXT,
+    chorus_id INTEGER,
+    status TEXT,
+    status_date TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try REAL NOT NULL DEFAULT 0,
+    send_started REAL,
+    lease_owner TEXT,
+    lease_until REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_state ON items (state, next_try);
+CREATE INDEX IF NOT EXISTS items_chorus ON items (chorus_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+"""
+
+_COLUMNS = (
+    "number, filename, syntax, buyer_siret, supplier_siret, invoice_type, state, flow_number, flow_state, "
+    "chorus_id, status, status_date, attempts, next_try, send_started, error"
+)
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One invoice in the outbox (without its file)."""
+
+    number: str
+    filename: str
+    syntax: str
+    buyer_siret: str | None
+    supplier_siret: str | None
+    invoice_type: str | None
+    state: str  # queued, sending, sent, delivered, action, rejected, paid, cancelled, error
+    flow_number: str | None
+    flow_state: str | None
+    chorus_id: int | None
+    status: str | None
+    status_date: str | None
+    attempts: int
+    next_try: float
+    send_started: float | None
+    error: str | None
+
+    @property
+    def final(self) -> bool:
+        return self.state in ("rejected", "paid", "cancelled", "error")
+
+
+#: Our short state for a Chorus status (see :class:`.status.ChorusState`).
+_STATE_BY_CORE = {
+    ChorusState.DELIVERED: "delivered",
+    ChorusState.ACTION: "action",
+    ChorusState.REJECTED: "rejected",
+    ChorusState.PAID: "paid",
+    ChorusState.CANCELLED: "cancelled",
+}
+
+
+class Outbox:
+    """Durable queue of invoice files for one Chorus Pro account.
+
+    :param path: SQLite file (``":memory:"`` for one process only).
+    :param client_factory: returns a :class:`~.client.ChorusClient` (called once per job run).
+    :param settle_delay: seconds an uncertain deposit is given to show up before a new deposit.
+    :param lease: seconds a claim lasts; a worker killed while holding one delays that invoice by at most this.
+    """
+
+    def __init__(
+        self,
+        path: str = ":memory:",
+        client_factory: Callable[[], object] | None = None,
+        *,
+        settle_delay: float = delivery.DEFAULT_SETTLE_DELAY,
+        max_attempts: int = 8,
+        backoff_base: float = delivery.DEFAULT_BACKOFF_BASE,
+        backoff_max: float = delivery.DEFAULT_BACKOFF_MAX,
+        lease: float = 120.0,
+        sync_margin: float = 300.0,
+        page_size: int = 100,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.client_factory = client_factory
+        self.settle_delay = settle_delay
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.lease = lease
+        self.sync_margin = sync_margin
+        self.page_size = page_size
+        self.clock = clock
+        self.worker = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout = 30000")
+        if path != ":memory:":
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- transactions -------------------------------------------------------------------------------------
+    @contextmanager
+    def _tx(self):
+        """One committed transaction (``BEGIN IMMEDIATE``: writers queue up instead of failing)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _update(self, number: str, **values) -> None:
+        values["updated"] = self.clock()
+        assignments = ", ".join(f"{key} = ?" for key in values)
+        with self._tx() as db:
+            db.execute(f"UPDATE items SET {assignments} WHERE number = ?", [*values.values(), number])  # noqa: S608
+
+    # -- adding -------------------------------------------------------------------------------------------
+    def add(self, data: bytes, *, facts: InvoiceFacts | None = None) -> OutboxItem:
+        """Queue an invoice file (Factur-X PDF, CII or UBL). Adding the same invoice again changes nothing.
+
+        :raises InputError: unreadable file, no invoice number, or another file already queued
+            under the same number.
+        """
+        fmt, xml = extract_xml(data)
+        facts = facts or read_facts(xml, fmt)
+        if not facts.number:
+            raise InputError("The invoice has no number (BT-1)", code="input_error", params={"reason": "no BT-1"})
+        now = self.clock()
+        with self._tx() as db:
+            row = db.execute("SELECT data FROM items WHERE number = ?", (facts.number,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO items (number, filename, syntax, data, buyer_siret, supplier_siret, invoice_type,"
+                    " state, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+                    (
+                        facts.number,
+                        deposit_filename(facts.number, fmt),
+                        SYNTAX_BY_FORMAT[fmt],
+                        data,
+                        facts.buyer_siret,
+                        facts.seller_siret,
+                        "AVOIR" if facts.is_credit_note else "FACTURE",
+                        now,
+                        now,
+                    ),
+                )
+            elif bytes(row[0]) != data:
+                raise InputError(
+                    f"Invoice {facts.number} is already in the outbox with another file",
+                    code="duplicate_invoice_number",
+                    params={"invoice": facts.number},
+                )
+        return self.get(facts.number)
+
+    def requeue(self, number: str) -> OutboxItem:
+        """Resend after an error or a rejected flow (the data were fixed): only from ``error``/``rejected`` flows."""
+        item = self.get(number)
+        if item.state not in ("error", "rejected") or (item.state == "rejected" and item.chorus_id):
+            raise InputError(
+                f"Invoice {number} cannot be sent again from state {item.state}",
+                code="cannot_resend",
+                params={"invoice": number, "state": item.state},
+            )
+        self._update(number, state="queued", attempts=0, next_try=0, error=None, flow_number=None, flow_state=None)
+        return self.get(number)
+
+    # -- reading ------------------------------------------------------------------------------------------
+    def get(self, number: str) -> OutboxItem:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE number = ?", (number,)).fetchone()  # noqa: S608
+        if row is None:
+            raise InputError(f"Invoice {number} is not in the outbox", params={"reason": "unknown invoice"})
+        return OutboxItem(*row)
+
+    def items(self, states: Iterable[str] | None = None) -> list[OutboxItem]:
+        sql = f"SELECT {_COLUMNS} FROM items"  # noqa: S608
+        args: list = []
+        if states:
+            states = list(states)
+            sql += f" WHERE state IN ({', '.join('?' * len(states))})"
+            args = states
+        return [OutboxItem(*row) for row in self._db.execute(sql + " ORDER BY number", args)]
+
+    def counts(self) -> Counter:
+        return Counter(dict(self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()))
+
+    # -- send job -----------------------------------------------------------------------------------------
+    def _claim(self) -> tuple[str, bytes] | None:
+        now = self.clock()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT number, data FROM items WHERE state IN ('queued', 'sending') AND next_try <= ?"
+                " AND lease_until < ? ORDER BY next_try, number LIMIT 1",
+                (now, now),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "UPDATE items SET lease_owner = ?, lease_until = ? WHERE number = ?",
+                (self.worker, now + self.lease, row[0]),
+            )
+        return row[0], bytes(row[1])
+
+    def _release(self, number: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE items SET lease_owner = NULL, lease_until = 0 WHERE number = ? AND lease_owner = ?",
+                (number, self.worker),
+            )
+
+    def send_due(self, limit: int | None = None, progress: Callable[[str, str], None] | None = None) -> Counter:
+        """Deposit every due invoice (or ``limit`` of them); return the outcomes counted."""
+        outcomes: Counter = Counter()
+        client = self.client_factory() if self.client_factory else None
+        if client is None:
+            raise ChorusError("The outbox has no Chorus Pro client", code="configuration_error")
+        while limit is None or sum(outcomes.values()) < limit:
+            claimed = self._claim()
+            if claimed is None:
+                break
+            number, data = claimed
+            try:
+                outcome = self._send_one(client, number, data)
+            finally:
+                self._release(number)
+            outcomes[outcome] += 1
+            if progress:
+                progress(number, outcome)
+        return outcomes
+
+    def _send_one(self, client, number: str, data: bytes) -> str:
+        item = self.get(number)
+        if item.state == "sending":
+            outcome = self._settle(client, item)
+            if outcome != "deposit_again":
+                return outcome
+        # The point of no return: committed before the request leaves.
+        started = self.clock()
+        self._update(number, state="sending", send_started=started, attempts=item.attempts + 1)
+        try:
+            result = client.deposit_flow(data, item.filename, item.syntax)
+        except ChorusError as err:
+            return self._fail(self.get(number), err)
+        self._update(
+            number, state="sent", flow_number=result.flow_number, flow_state=None, next_try=0, attempts=0, error=None
+        )
+        return "sent"
+
+    def _fail(self, item: OutboxItem, err: ChorusError) -> str:
+        failure = delivery.classify_failure(err)
+        now = self.clock()
+        backoff = delivery.next_attempt_delay(item.attempts, failure.retry_after, self.backoff_base, self.backoff_max)
+        if failure.kind == "uncertain":
+            # Never "error": a resend could deposit twice. Chorus Pro is asked first.
+            settle_at = (item.send_started or now) + self.settle_delay
+            self._update(item.number, state="sending", next_try=max(now, min(settle_at, now + backoff)),
+                         error=err.message)
+            return "uncertain"
+        if failure.kind == "retry" and item.attempts < self.max_attempts:
+            self._update(item.number, state="queued", next_try=now + backoff, error=err.message)
+            return "retry"
+        self._update(item.number, state="error", next_try=0, error=err.message)
+        return "error"
+
+    def _settle(self, client, item: OutboxItem) -> str:
+        try:
+            found = delivery.find_deposited(
+                client.search_invoices(invoice_number=item.number),
+                item.number,
+                item.buyer_siret,
+                item.supplier_siret,
+                item.invoice_type,
+            )
+        except ChorusError as err:
+            # Still uncertain while the platform cannot be asked: stay "sending", whatever the error.
+            failure = delivery.classify_failure(err)
+            delay = delivery.next_attempt_delay(item.attempts, failure.retry_after, self.backoff_base, self.backoff_max)
+            self._update(item.number, next_try=self.clock() + delay, error=err.message)
+            return "waiting"
+        elapsed = self.clock() - (item.send_started or 0)
+        decision = delivery.settle_decision(found is not None, elapsed, self.settle_delay)
+        if decision == "adopt":
+            self._update(
+                item.number,
+                state=_STATE_BY_CORE.get(invoice_status(found.status).state, "delivered"),
+                chorus_id=found.chorus_id,
+                flow_number=found.flow_number or item.flow_number,
+                flow_state="IN_INTEGRE",
+                status=found.status,
+                status_date=_iso(found.status_date),
+                next_try=0,
+                attempts=0,
+                error=None,
+            )
+            return "settled"
+        if decision == "wait":
+            self._update(item.number, next_try=(item.send_started or 0) + self.settle_delay)
+            return "waiting"
+        return "deposit_again"
+
+    # -- sync job -----------------------------------------------------------------------------------------
+    def sync(self) -> Counter:
+        """Bring flow states and invoice statuses back: one paged search, flow reports only where needed."""
+        outcomes: Counter = Counter()
+        tracked = {item.number: item for item in self.items(TRACKED)}
+        if not tracked:
+            return outcomes
+        client = self.client_factory()
+        started = datetime.now(timezone.utc)
+        last = self._db.execute("SELECT value FROM meta WHERE key = 'last_sync'").fetchone()
+        if last:
+            since = datetime.fromisoformat(last[0]) - timedelta(seconds=self.sync_margin)
+        else:
+            oldest = self._db.execute("SELECT MIN(created) FROM items").fetchone()[0]
+            since = datetime.fromtimestamp(oldest, timezone.utc) - timedelta(days=1)
+        by_id = {item.chorus_id: item for item in tracked.values() if item.chorus_id}
+        seen: set[str] = set()
+        for summary in client.search_invoices(changed_since=since, page_size=self.page_size):
+            item = by_id.get(summary.chorus_id) or tracked.get(summary.number)
+            if item is None or item.number in seen:
+                continue
+            if item.flow_number and summary.flow_number and summary.flow_number != item.flow_number:
+                continue  # an older deposit of the same number (rejected, then sent again)
+            seen.add(item.number)
+            outcomes[self._apply(item, summary)] += 1
+        for item in tracked.values():
+            if item.number in seen or item.state != "sent" or item.chorus_id or not item.flow_number:
+                continue
+            outcomes[self._follow_flow(client, item)] += 1
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_sync', ?)", (started.isoformat(),))
+        return outcomes
+
+    def _apply(self, item: OutboxItem, summary) -> str:
+        info = invoice_status(summary.status)
+        state = _STATE_BY_CORE.get(info.state, item.state if item.state != "sent" else "delivered")
+        if summary.status == item.status and item.chorus_id:
+            return "unchanged"
+        self._update(
+            item.number,
+            chorus_id=summary.chorus_id,
+            flow_state="IN_INTEGRE",
+            status=summary.status,
+            status_date=_iso(summary.status_date),
+            state=state,
+            error=summary.comment if info.action_needed else None,
+        )
+        return "updated"
+
+    def _follow_flow(self, client, item: OutboxItem) -> str:
+        report = client.flow_report(item.flow_number)
+        info = flow_status(report.state)
+        if info.state is ChorusState.REJECTED:
+            errors = [e.message for e in report.dp_errors if e.message] + [
+                " ".join(filter(None, [e.code, e.label])) for e in report.technical_errors
+            ]
+            message = "\n".join(errors) or info.label_en
+            self._update(item.number, flow_state=report.state, state="rejected", error=message)
+            return "rejected"
+        if info.state is ChorusState.DELIVERED:
+            # Integrated but not seen by the batch search (e.g. older than its window): one look-up by flow.
+            for summary in client.search_invoices(flow_number=item.flow_number):
+                if summary.number == item.number:
+                    return self._apply(item, summary)
+        if report.state != item.flow_state:
+            self._update(item.number, flow_state=report.state)
+            return "flow_updated"
+        return "unchanged"
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
