@@ -43,7 +43,8 @@ from odoo_chorus_rouen.core.auth import Credentials, Endpoints
 from odoo_chorus_rouen.core.client import ChorusClient
 from odoo_chorus_rouen.core.outbox import Outbox
 
-path, url, creds, deadline, options = sys.argv[1], sys.argv[2], sys.argv[3].split("|"), float(sys.argv[4]), eval(sys.argv[5])
+path, url, creds = sys.argv[1], sys.argv[2], sys.argv[3].split("|")
+deadline, options = float(sys.argv[4]), eval(sys.argv[5])
 outbox = Outbox(path, lambda: ChorusClient(Credentials(*creds), Endpoints.from_base_url(url), timeout={timeout},
                 max_retries=2, backoff=0.05, max_wait=0.5), **options)
 while time.time() < deadline:
@@ -160,7 +161,8 @@ def main(argv=None) -> int:
         and not result["not_paid"]
     )
     print(
-        f"exactly once: {result['deposited_once']}/{args.invoices}; duplicates: {len(result['deposited_twice_or_more'])};"
+        f"exactly once: {result['deposited_once']}/{args.invoices};"
+        f" duplicates: {len(result['deposited_twice_or_more'])};"
         f" lost: {len(result['never_deposited'])}; paid: {result['final_states'].get('paid', 0)}/{args.invoices}"
     )
     return 0 if ok else 1

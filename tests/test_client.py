@@ -338,6 +338,40 @@ def test_invoice_history(client, rsps):
     assert history.entries[1].date.isoformat() == "2025-03-16T09:30:00+01:00"
 
 
+@pytest.mark.parametrize("with_ids", [True, False], ids=["histoStatutId", "no-id"])
+def test_invoice_history_of_a_recycled_invoice_keeps_both_deposee(client, rsps, with_ids):
+    """A_RECYCLER -> DEPOSEE in the minute of the first DEPOSEE, answered newest first (the API's default)."""
+    newest_first = [
+        (104, "EN_COURS_ACHEMINEMENT", "2025-03-14 10:02", None),
+        (103, "DEPOSEE", "2025-03-14 10:00", None),
+        (102, "A_RECYCLER", "2025-03-14 10:00", "Mauvais service"),
+        (101, "DEPOSEE", "2025-03-14 10:00", None),
+    ]
+    items = []
+    for entry_id, code, when, comment in newest_first:
+        item = {"histoStatutCode": code, "histoStatutDatePassage": when, "histoStatutCommentaire": comment}
+        if with_ids:
+            item["histoStatutId"] = entry_id
+        items.append(item)
+    if with_ids:  # ids, not the order of the answer, decide within a minute
+        items[1], items[3] = items[3], items[1]
+    add_token(rsps)
+    rsps.post(
+        URL["history"],
+        json=ok(
+            idFacture=4243,
+            numeroFacture="FA-2025-0043",
+            statutCourantCode="EN_COURS_ACHEMINEMENT",
+            historiquesDesStatuts={"histoStatut": items, "pageCouranteHistoStatut": 1, "pagesHistoStatut": 1},
+        ),
+    )
+    history = client.invoice_history(4243)
+    assert [e.status for e in history.entries] == ["DEPOSEE", "A_RECYCLER", "DEPOSEE", "EN_COURS_ACHEMINEMENT"]
+    assert [e.comment for e in history.entries] == [None, "Mauvais service", None, None]
+    assert [e.date.strftime("%H:%M") for e in history.entries] == ["10:00", "10:00", "10:00", "10:02"]
+    assert [e.entry_id for e in history.entries] == ([101, 102, 103, 104] if with_ids else [None] * 4)
+
+
 def test_invoice_history_of_another_invoice_is_invalid(client, rsps):
     add_token(rsps)
     rsps.post(URL["history"], json=ok(idFacture=1, statutCourantCode="DEPOSEE"))

@@ -114,7 +114,8 @@ def test_connect_errors_are_one_line_each():
     with pytest.raises(odoo_ops.OdooError, match=r"database 'lab' does not exist .*databases: other"):
         odoo_ops.connect(SETTINGS, factory=lambda *a, **k: FakeOdoo(databases=["other"]))
     with pytest.raises(odoo_ops.OdooError, match="wrong login or password") as err:
-        odoo_ops.connect(SETTINGS, factory=lambda *a, **k: FakeOdoo(login_error=Exception("Wrong login ID or password")))
+        refused = FakeOdoo(login_error=Exception("Wrong login ID or password"))
+        odoo_ops.connect(SETTINGS, factory=lambda *a, **k: refused)
     assert "secret-pw" not in str(err.value)
 
 
