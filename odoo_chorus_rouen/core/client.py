@@ -689,13 +689,15 @@ class ChorusClient:
     ) -> RecycleResult:
         """Correct the routing data of an ``A_RECYCLER`` invoice (``recyclerFacture``). A write: never retried.
 
+        :param service_code: new service code; ``""`` clears it, ``None`` leaves it unchanged.
+        :param engagement: new engagement number; ``""`` clears it, ``None`` leaves it unchanged.
         :raises OutcomeUnknownError: the change may have been recorded; read the invoice's status.
         """
         destinataire = {"codeDestinataire": budgets.compact_siret(recipient_siret)}
-        if service_code:
+        if service_code is not None:
             destinataire["codeServiceExecutant"] = service_code
         body: dict[str, Any] = {"identifiantFactureCPP": int(chorus_id), "destinataire": destinataire}
-        if engagement:
+        if engagement is not None:
             body["reference"] = {"numeroBonCommande": engagement}
         if comment:
             body["commentaire"] = comment

@@ -18,6 +18,9 @@ A deposit is the one write that must never happen twice. The rules:
 7
 >>> classify_failure(ApiError(http_status=200, chorus_code=20001, chorus_label="GDP_MSG_11.022")).kind
 'error'
+>>> from .errors import AuthenticationError
+>>> classify_failure(AuthenticationError(params={"reason": "token expired"})).kind
+'retry'
 >>> next_attempt_delay(1), next_attempt_delay(3), next_attempt_delay(30)
 (30.0, 120.0, 3600.0)
 >>> settle_decision(found=False, elapsed=60, settle_delay=600)
@@ -60,10 +63,16 @@ class Failure:
 
 
 def classify_failure(err: ChorusError) -> Failure:
-    """Map a core error raised by a deposit (or any call) to what the sender must do."""
+    """Map a core error raised by a deposit (or any call) to what the sender must do.
+
+    Refused credentials are retried too (with the sender's bounded back-off): PISTE answers 401
+    before the request reaches Chorus Pro, and a token that expires twice in a row, or a gateway
+    hiccup, passes later. Wrong credentials end as an error once the attempts are spent, with
+    the platform's reason in the message.
+    """
     if err.code == "outcome_unknown":
         return Failure("uncertain", getattr(err, "retry_after", None))
-    if err.retryable and err.code != "authentication_error":
+    if err.retryable or err.code == "authentication_error":
         return Failure("retry", getattr(err, "retry_after", None))
     return Failure("error")
 

@@ -26,8 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from odoo_chorus_rouen.core.budgets import compact_siret, is_valid_siret
-
+from ..core.budgets import compact_siret, is_valid_siret
 from .store import Store
 
 __all__ = [

@@ -28,9 +28,8 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from odoo_chorus_rouen.core.budgets import compact_siret
-from odoo_chorus_rouen.core.status import INVOICE_STATUSES
-
+from ..core.budgets import compact_siret
+from ..core.status import INVOICE_STATUSES
 from . import directory as dirmod
 from .clock import Clock, format_date, format_datetime, format_minutes, parse_moment
 from .pdf import simple_pdf
@@ -193,7 +192,7 @@ class CoreValidator:
     @property
     def module(self) -> Any:
         if self._module is None:
-            from odoo_chorus_rouen.core import validation  # heavy: imported on first deposit
+            from ..core import validation  # heavy: imported on first deposit
 
             self._module = validation
         return self._module

@@ -88,6 +88,13 @@ class _HTTPServer(ThreadingHTTPServer):
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (killed worker, timeout) is normal life for a server: no traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            _logger.debug("Client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
     def track(self, connection: socket.socket, add: bool) -> None:
         with self._connections_lock:
             if add:
