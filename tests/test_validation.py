@@ -697,3 +697,25 @@ def test_an_unexpected_tool_failure_is_a_finding_not_a_crash(monkeypatch):
     assert report.rules("error") == {"XSD-UNAVAILABLE"} and "lxml exploded" in report.errors[0].message
     monkeypatch.setattr(validation, "_load", boom)
     only_input_finding(validate(sample("cii_eau_invoice.xml")), "INPUT-UNREADABLE")
+
+
+def test_schematrons_run_under_odoo_s_address_space_limit(invoices_dir):
+    """Odoo caps every worker's address space (limit_memory_hard, 2.5 GB): Saxon would kill the process.
+
+    The validation then runs the Schematrons in a child process and gives the same findings.
+    """
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (2560 * 1024 * 1024, resource.RLIM_INFINITY))\n"
+        "from odoo_chorus_rouen.core.validation import validate\n"
+        "for name in sys.argv[1:]:\n"
+        "    report = validate(open(name, 'rb').read())\n"
+        "    print(report.ok, ','.join(sorted(report.rules())))\n"
+    )
+    files = [str(invoices_dir / "cii_eau_invoice.xml"), str(invoices_dir / "broken_credit_note_without_reference.pdf")]
+    result = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["True ", "False BR-FR-CO-05,CHORUS-PRECEDING-INVOICE"]

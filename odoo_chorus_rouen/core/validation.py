@@ -52,9 +52,11 @@ next to the stylesheets).
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -896,7 +898,109 @@ def _schematrons_for(document: _Document, facts: InvoiceFacts) -> list[str]:
     return [_CII_SCHEMATRON[level], _CII_FR_SCHEMATRON]
 
 
+#: Address space SaxonC's GraalVM isolate reserves when it starts; under a lower RLIMIT_AS
+#: (Odoo sets ``limit_memory_hard``, 2.5 GB by default, in every worker) the process dies on the spot.
+SAXON_ADDRESS_SPACE = 64 * 1024**3
+
+_CHILD_CODE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from odoo_chorus_rouen.core import validation
+validation._serve_schematron_requests(sys.stdin.buffer, sys.stdout.buffer)
+"""
+
+
+def _address_space_limited() -> bool:
+    """Whether this process's address-space limit would kill Saxon at start-up."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return False
+    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+    return soft != resource.RLIM_INFINITY and soft < SAXON_ADDRESS_SPACE
+
+
+def _raise_address_space_limit() -> None:  # pragma: no cover - runs in the child before exec
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
+
+
+class _SchematronChild:
+    """A child Python that runs the Schematrons for a process whose address space is limited.
+
+    It lifts its own soft limit to the hard one (allowed to any process), keeps Saxon and the
+    compiled stylesheets alive across invoices, and answers one request at a time on its pipes:
+    a length-prefixed JSON request, a length-prefixed SVRL answer.
+    """
+
+    def __init__(self) -> None:
+        import subprocess
+
+        package_parent = str(Path(__file__).resolve().parent.parent.parent)
+        self.pid = os.getpid()
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and code, no shell
+            [sys.executable, "-c", _CHILD_CODE, package_parent],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            preexec_fn=_raise_address_space_limit,  # noqa: PLW1509 - no threads run between fork and exec
+        )
+
+    def alive(self) -> bool:
+        return self.pid == os.getpid() and self.process.poll() is None
+
+    def transform(self, relative: str, xml_text: str) -> bytes:
+        request = json.dumps({"stylesheet": relative, "xml": xml_text}).encode("utf-8")
+        try:
+            self.process.stdin.write(len(request).to_bytes(8, "big") + request)
+            self.process.stdin.flush()
+            size = int.from_bytes(_read_exactly(self.process.stdout, 8), "big")
+            answer = json.loads(_read_exactly(self.process.stdout, size))
+        except (OSError, ValueError) as err:
+            self.process.kill()
+            raise XmlValidationError(params={"reason": f"the Schematron process failed: {err}"}) from err
+        if "error" in answer:
+            raise XmlValidationError(params={"reason": answer["error"]})
+        return answer["svrl"].encode("utf-8")
+
+
+def _read_exactly(stream: Any, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            raise ValueError("the Schematron process ended")
+        data += chunk
+    return data
+
+
+def _serve_schematron_requests(stdin: Any, stdout: Any) -> None:
+    """The child's loop (see :class:`_SchematronChild`)."""
+    while True:
+        header = stdin.read(8)
+        if len(header) < 8:
+            return
+        request = json.loads(_read_exactly(stdin, int.from_bytes(header, "big")))
+        try:
+            answer = {"svrl": _run_schematron(request["stylesheet"], request["xml"]).decode("utf-8")}
+        except XmlValidationError as err:
+            answer = {"error": err.params.get("reason") or err.message}
+        data = json.dumps(answer).encode("utf-8")
+        stdout.write(len(data).to_bytes(8, "big") + data)
+        stdout.flush()
+
+
+_child: dict[str, _SchematronChild | None] = {"child": None}
+
+
 def _run_schematron(relative: str, xml_text: str) -> bytes:
+    if _address_space_limited():
+        with _SAXON_LOCK:
+            child = _child["child"]
+            if child is None or not child.alive():
+                child = _child["child"] = _SchematronChild()
+            return child.transform(relative, xml_text)
     with _SAXON_LOCK:
         processor, _xslt = _saxon_processor()
         executable = _executable(relative)
