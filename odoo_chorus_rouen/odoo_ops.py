@@ -318,23 +318,23 @@ def run_checks(odoo: Any, db: str) -> list[tuple[bool, str]]:
         elif not is_valid_siret(row["siret"] or ""):
             bad.append(f"{row['name']} has an invalid SIRET {row['siret']!r}")
     checks.append((not bad, "the eight budgets with valid SIRETs" + (": " + "; ".join(bad) if bad else "")))
-    companies = call(odoo, "res.company", "search_read", [], fields=["name"])
-    for company in companies:
-        try:
-            result = call(odoo, "res.company", "chorus_pro_check_settings", [company["id"]])
-        except OdooError as err:
-            checks.append((False, f"{company['name']}: settings cannot be read ({err})"))
-            continue
-        if not result.get("configured"):
-            continue
-        missing = result.get("missing") or []
-        checks.append((not missing, f"{company['name']}: settings " + ("complete" if not missing else
-                                                                          "missing " + ", ".join(missing))))
+    fields = ["name", "chorus_pro_base_url", *COMPANY_SETTINGS]
+    companies = call(odoo, "res.company", "search_read", [], fields=fields)
+    credentials = [field for field in COMPANY_SETTINGS if field != "chorus_pro_environment"]
+    configured = [c for c in companies if any(c.get(field) for field in credentials)]
+    if not configured:
+        checks.append((False, "no company has Chorus Pro settings: fill them in Accounting > Configuration > Settings"))
+    for company in configured:
+        missing = [label for field, label in COMPANY_SETTINGS.items() if not company.get(field)]
+        if company.get("chorus_pro_environment") == "sandbox" and not company.get("chorus_pro_base_url"):
+            missing.append("sandbox URL")
+        state = "complete" if not missing else "missing " + ", ".join(missing)
+        checks.append((not missing, f"{company['name']}: settings {state}"))
         if not missing:
-            test = call(odoo, "res.company", "chorus_pro_test_connection", [company["id"]])
-            checks.append((bool(test.get("ok")), f"{company['name']}: connection test: {test.get('message', '')}"))
-    if not any("settings" in sentence for _ok, sentence in checks):
-        checks.append((False, "no company has Chorus Pro settings: fill them in Accounting > Settings"))
+            action = call(odoo, "res.company", "action_chorus_pro_test_connection", [company["id"]])
+            params = (action or {}).get("params") or {}
+            title, message = params.get("title", "connection test"), params.get("message", "")
+            checks.append((params.get("type") == "success", f"{company['name']}: {title}: {message}"))
     return checks
 
 
@@ -412,8 +412,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print, connector:
         return 0
     if command in ("send", "resend"):
         ids = resolve_invoices(odoo, args.invoices)
-        method = "action_chorus_pro_send" if command == "send" else "action_chorus_pro_resend"
-        queue_invoices(odoo, ids, out, method)
+        # One button serves both: "Send to Chorus Pro" / "Resend" checks the data again, then queues.
+        queue_invoices(odoo, ids, out, "action_chorus_pro_send")
         if args.now:
             seconds = run_job(odoo, SEND_CRON, out)
             out(f"  send job done in {seconds:.1f} s")

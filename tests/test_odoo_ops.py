@@ -184,9 +184,14 @@ def test_check_reports_each_budget(monkeypatch):
                 rows[4]["siret"] = "20002341400070"  # mistyped
                 return rows
             if model == "res.company" and method == "search_read":
-                return [{"id": 1, "name": "Normandie Services Numériques"}]
-            if model == "res.company" and method == "chorus_pro_check_settings":
-                return {"configured": True, "missing": ["PISTE client secret"]}
+                return [
+                    {"id": 1, "name": "Normandie Services Numériques", "chorus_pro_environment": "qualification",
+                     "chorus_pro_base_url": False, "chorus_pro_client_id": "id", "chorus_pro_client_secret": False,
+                     "chorus_pro_login": "TECH_1", "chorus_pro_password": "pw"},
+                    {"id": 2, "name": "Unconfigured", "chorus_pro_environment": "qualification",
+                     "chorus_pro_base_url": False, "chorus_pro_client_id": False, "chorus_pro_client_secret": False,
+                     "chorus_pro_login": False, "chorus_pro_password": False},
+                ]
             return super().execute_kw(model, method, args, kwargs)
 
     checks = odoo_ops.run_checks(CheckOdoo(), "lab")
