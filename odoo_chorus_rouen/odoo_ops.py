@@ -229,11 +229,17 @@ def collect_status(odoo: Any) -> dict[str, Any]:
     return {"counts": counts, "attention": attention}
 
 
-def _first_line(text: Any) -> str:
+def _first_line(text: Any, width: int = 200) -> str:
+    """The gist of a message: its first line, and the first item when that line announces a list."""
     if not text:
         return ""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return lines[0] if lines else ""
+    if not lines:
+        return ""
+    gist = lines[0]
+    if gist.endswith(":") and len(lines) > 1:
+        gist = f"{gist} {lines[1].lstrip('- ')}" + (f" (+{len(lines) - 2} more)" if len(lines) > 2 else "")
+    return gist if len(gist) <= width else gist[: width - 1] + "…"
 
 
 def format_status(status: dict[str, Any], db: str) -> str:
@@ -289,14 +295,26 @@ def queue_invoices(odoo: Any, ids: list[int], progress: Callable[[str], None], m
     return len(ids)
 
 
-def run_job(odoo: Any, xmlid: str, progress: Callable[[str], None]) -> float:
+def run_job(odoo: Any, xmlid: str, progress: Callable[[str], None], wait: float = 600.0) -> float:
+    """Run one of the addon's scheduled jobs now; if a cron worker is running it already, wait for it."""
     cron_id = xmlid_to_id(odoo, xmlid)
     if not cron_id:
         raise OdooError(f"scheduled action {xmlid} not found: update the addon (chorus-rouen odoo setup)")
+    name = xmlid.split(".", 1)[1]
     started = time.monotonic()
-    progress(f"  running {xmlid.split('.', 1)[1]} ...")
-    call(odoo, "ir.cron", "method_direct_trigger", [cron_id])
-    return time.monotonic() - started
+    progress(f"  running {name} ...")
+    told = False
+    while True:
+        try:
+            call(odoo, "ir.cron", "method_direct_trigger", [cron_id])
+            return time.monotonic() - started
+        except OdooError as err:
+            if "currently being executed" not in str(err) or time.monotonic() - started > wait:
+                raise
+            if not told:
+                progress(f"  {name} is already running in a cron worker: waiting for it to finish ...")
+                told = True
+            time.sleep(2)
 
 
 def run_checks(odoo: Any, db: str) -> list[tuple[bool, str]]:
