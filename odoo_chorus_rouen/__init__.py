@@ -3,3 +3,4 @@
 # so ``import odoo_chorus_rouen.core`` works on a machine without Odoo.
 if __name__.startswith("odoo.addons."):
     from . import models  # noqa: F401
+    from . import wizard  # noqa: F401

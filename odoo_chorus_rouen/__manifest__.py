@@ -15,7 +15,17 @@
     "external_dependencies": {
         "python": ["stdnum", "lxml", "requests", "facturx", "saxonche"],
     },
-    "data": [],
+    "data": [
+        "security/security.xml",
+        "security/ir.model.access.csv",
+        "data/ir_cron_data.xml",
+        "data/res_partner_data.xml",
+        "views/chorus_pro_service_views.xml",
+        "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/account_move_views.xml",
+        "wizard/chorus_pro_recycle_views.xml",
+    ],
     "installable": True,
     "application": False,
 }

@@ -1,0 +1,85 @@
+"""Translated messages for the stable error codes of ``odoo_chorus_rouen.core``.
+
+The core raises typed errors carrying a ``code`` and ``params`` (see ``core/errors.py``); the
+Odoo layer turns them into words here, in one place, for both the partner/settings side and
+the invoice side::
+
+    from .chorus_pro_messages import MESSAGES, error_message
+
+    raise UserError(error_message(self.env, err)) from err
+    # or, for a code without an exception:
+    self.env._(MESSAGES["missing_credentials"]) % {"company": ..., "fields": ...}
+
+Placeholders are named (``%(name)s``) and filled from the error's ``params``; a missing
+parameter renders as ``?`` rather than breaking the message.
+"""
+
+from odoo.tools.translate import LazyTranslate
+
+_lt = LazyTranslate(__name__)
+
+MESSAGES = {
+    "configuration_error": _lt(
+        "Chorus Pro is not configured correctly: %(fields)s. "
+        "An administrator can fix it in Invoicing > Configuration > Settings > Chorus Pro."
+    ),
+    "unknown_environment": _lt(
+        "The Chorus Pro platform %(environment)s is unknown: choose Qualification, Production or Sandbox."
+    ),
+    "invalid_base_url": _lt("The Chorus Pro sandbox URL %(url)s is not valid: it must start with http:// or https://."),
+    "missing_credentials": _lt(
+        "Chorus Pro settings are missing for %(company)s: %(fields)s. "
+        "An administrator can fill them in Invoicing > Configuration > Settings > Chorus Pro."
+    ),
+    "authentication_error": _lt(
+        "Chorus Pro refused the credentials (%(reason)s). Check the client ID and client secret of "
+        "the PISTE application and the login and password of the technical account, for the chosen platform."
+    ),
+    "transport_error": _lt("Chorus Pro could not be reached (%(reason)s). This is usually temporary."),
+    "outcome_unknown": _lt(
+        "No answer came back from Chorus Pro after sending %(operation)s: it may have been recorded. "
+        "It will be looked up on Chorus Pro before anything is sent again."
+    ),
+    "api_error": _lt(
+        "Chorus Pro answered with an error (HTTP %(http_status)s, code %(chorus_code)s): %(chorus_label)s"
+    ),
+    "invalid_response": _lt("Chorus Pro sent an answer that could not be understood: %(reason)s"),
+    "input_error": _lt("The data given cannot be used: %(reason)s"),
+    "invalid_siret": _lt("The SIRET %(siret)s is not valid: %(reason)s"),
+    "invoice_data_error": _lt("The invoice breaks %(count)s Chorus Pro rule(s)."),
+}
+
+# Used when the core raises a code this table does not know (yet).
+UNKNOWN_ERROR = _lt("Chorus Pro error: %(message)s")
+
+
+class _Params(dict):
+    """Parameters for ``%`` formatting: a missing key renders as ``?`` instead of raising."""
+
+    def __missing__(self, key):
+        return "?"
+
+
+def error_message(env, error, **extra):
+    """The translated message of a core ``ChorusError`` (or of any object with code/params/message).
+
+    :param env: an Odoo environment (its language is used).
+    :param error: the error raised by the core.
+    :param extra: more parameters (e.g. ``company=...``) for the message.
+    :return: the message, in the user's language.
+    """
+    code = getattr(error, "code", None)
+    params = _Params(getattr(error, "params", None) or {})
+    params.update(extra)
+    template = MESSAGES.get(code)
+    if template is None:
+        params.setdefault("message", getattr(error, "message", None) or str(error))
+        template = UNKNOWN_ERROR
+    message = env._(template)
+    return message % params
+
+
+def code_message(env, code, **params):
+    """The translated message for ``code`` rendered with ``params`` (missing ones show as ``?``)."""
+    message = env._(MESSAGES[code])
+    return message % _Params(params)
