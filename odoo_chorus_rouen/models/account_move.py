@@ -19,14 +19,7 @@ Life of one invoice (DESIGN.md):
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import json
 import logging
-import os
-import resource
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import psycopg2
@@ -37,8 +30,9 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import format_datetime
 
+from ..core import delivery  # noqa: TID252
 from ..core.budgets import compact_siret, is_valid_siret  # noqa: TID252
-from ..core.errors import ApiError, ChorusError, OutcomeUnknownError, TransportError  # noqa: TID252
+from ..core.errors import ChorusError  # noqa: TID252
 from ..core.status import ChorusState, flow_status, invoice_status  # noqa: TID252
 from .chorus_pro_messages import error_message
 
@@ -69,6 +63,7 @@ STATE_BY_CORE = {
 FLOW_INTEGRATED = "IN_INTEGRE"
 FLOW_REJECTED = ("IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
 ENGAGEMENT_MAX_LENGTH = 50
+MIN_RETRY_SECONDS = 30
 
 # Session advisory lock namespace ("CPR0"): held by the worker that builds and deposits an invoice,
 # across its commits; PostgreSQL releases it if the worker dies.
@@ -77,10 +72,10 @@ ADVISORY_NAMESPACE = 0x43505230
 PARAM_PREFIX = "odoo_chorus_rouen."
 DEFAULTS = {
     "send_batch_size": 50,  # invoices per send job run
-    "settle_delay_minutes": 10,  # wait before depositing again an invoice whose deposit outcome is unknown
+    "settle_delay_minutes": int(delivery.DEFAULT_SETTLE_DELAY // 60),  # before depositing again an uncertain one
     "max_attempts": 8,  # retryable failures before the invoice goes to error
-    "retry_base_seconds": 60,  # first back-off, doubled each attempt
-    "retry_max_seconds": 6 * 3600,  # back-off cap
+    "retry_base_seconds": int(delivery.DEFAULT_BACKOFF_BASE),  # first back-off, doubled each attempt
+    "retry_max_seconds": int(delivery.DEFAULT_BACKOFF_MAX),  # back-off cap
     "sync_margin_minutes": 10,  # overlap of two status searches (clock skew, late writes)
     "sync_first_days": 2,  # first sync of a company: changes since the oldest deposit minus this
     "search_page_size": 500,  # invoices per page of the status search
@@ -88,54 +83,15 @@ DEFAULTS = {
 }
 
 
-# The Schematron layer of core.validation runs SaxonC, whose GraalVM isolate reserves more than
-# 32 GB of address space at start: under Odoo's RLIMIT_AS (limit_memory_hard, 2.5 GB by default)
-# it aborts the whole process. So, when a limit is set, validation runs in a child Python whose
-# soft limit is raised back to the hard one (allowed without privileges).
-_VALIDATE_CHILD = r"""
-import base64, dataclasses, json, resource, sys
-soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
-request = json.load(sys.stdin)
-sys.path.append(request["path"])
-from odoo_chorus_rouen.core import budgets, validation
-requirements = {siret: budgets.Requirements(**values) for siret, values in request["requirements"].items()}
-report = validation.validate(base64.b64decode(request["data"]), requirements=requirements, layout=request["layout"])
-json.dump([dataclasses.asdict(finding) for finding in report.findings], sys.stdout)
-"""
-VALIDATION_TIMEOUT = 300
-
-
 def validate_invoice_file(data, requirements, layout):
-    """``core.validation.validate`` of ``data`` (all layers); a list of ``Finding``. Never raises."""
+    """``core.validation.validate`` of ``data`` (all layers): the list of findings. Never raises.
+
+    Under Odoo's address-space limit (``limit_memory_hard``) the core runs the Schematrons in a
+    persistent child process by itself (SaxonC cannot start under that limit).
+    """
     from ..core import validation  # noqa: TID252
 
-    soft_limit = resource.getrlimit(resource.RLIMIT_AS)[0]
-    if soft_limit == resource.RLIM_INFINITY:
-        return validation.validate(data, requirements=requirements, layout=layout).findings
-    request = {
-        "path": os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-        "data": base64.b64encode(data).decode("ascii"),
-        "layout": layout,
-        "requirements": {siret: dataclasses.asdict(value) for siret, value in requirements.items()},
-    }
-    try:
-        child = subprocess.run(  # noqa: S603 - our own interpreter and script, no shell
-            [sys.executable, "-c", _VALIDATE_CHILD],
-            input=json.dumps(request).encode(),
-            capture_output=True,
-            timeout=VALIDATION_TIMEOUT,
-            check=False,
-        )
-        if child.returncode == 0:
-            return [validation.Finding(**finding) for finding in json.loads(child.stdout)]
-        reason = (child.stderr.decode(errors="replace").strip().splitlines() or [f"exit {child.returncode}"])[-1]
-    except (OSError, subprocess.SubprocessError, ValueError) as err:
-        reason = str(err)
-    _logger.error("Chorus Pro: the validation process failed: %s", reason)
-    return [validation.Finding(
-        "VALIDATION-UNAVAILABLE", f"The invoice file could not be validated: {reason}", None, None, "input", "error"
-    )]
+    return validation.validate(data, requirements=requirements, layout=layout).findings
 
 
 def _utc_naive(value):
@@ -421,6 +377,14 @@ class AccountMove(models.Model):
                 "The invoice is in %(currency)s: invoices sent to Chorus Pro must be in EUR.",
                 currency=self.currency_id.name,
             ))
+        untaxed = self.invoice_line_ids.filtered(lambda line: line.display_type == "product" and not line.tax_ids)
+        if untaxed:
+            # BR-CO-04 / BR-CO-18: without a VAT category the file fails EN 16931 and Chorus Pro rejects it.
+            issues.append(_(
+                "Every invoice line needs a VAT tax (BT-151/BT-152); when no VAT applies, use a zero-rate or "
+                "exempt VAT tax. Lines without tax: %(lines)s.",
+                lines=", ".join((line.name or line.product_id.display_name or "?").splitlines()[0] for line in untaxed),
+            ))
         if self.currency_id.is_zero(self.amount_total):
             issues.append(_("The invoice total is zero: Chorus Pro does not accept an invoice without an amount."))
         if self.move_type == "out_refund" and not self.reversed_entry_id:
@@ -430,6 +394,20 @@ class AccountMove(models.Model):
                 field=self._chorus_pro_label("reversed_entry_id"),
             ))
         return issues
+
+    def _chorus_pro_check_number(self):
+        """BT-1 as Chorus Pro takes it: at most 20 characters, letters, digits and - _ / + only."""
+        from ..core.validation import INVOICE_NUMBER_MAX, INVOICE_NUMBER_RE  # noqa: TID252
+
+        problems = [
+            _("The number %(number)s cannot go to Chorus Pro (at most %(max)s characters: letters, digits and "
+              "- _ / +). Give the invoice a shorter number, or change the numbering of the journal %(journal)s.",
+              number=move.name, max=INVOICE_NUMBER_MAX, journal=move.journal_id.display_name)
+            for move in self
+            if len(move.name or "") > INVOICE_NUMBER_MAX or not INVOICE_NUMBER_RE.match(move.name or "")
+        ]
+        if problems:
+            raise UserError("\n".join(problems))
 
     def _chorus_pro_raise_if_issues(self):
         blocks = []
@@ -454,6 +432,9 @@ class AccountMove(models.Model):
             chorus_moves = chorus_moves.filtered(lambda m: not (m.date > today and m.auto_post != "no"))
         chorus_moves._chorus_pro_raise_if_issues()
         posted = super()._post(soft=soft)
+        # The number only exists now: a number Chorus Pro refuses rolls the posting back, it is not
+        # left for the send job to find out.
+        (posted & chorus_moves)._chorus_pro_check_number()
         to_queue = (posted & chorus_moves).filtered(lambda m: m.state == "posted" and m._chorus_pro_can_queue())
         if to_queue:
             to_queue._chorus_pro_queue(_("Posted: queued for Chorus Pro."))
@@ -751,15 +732,14 @@ class AccountMove(models.Model):
 
         try:
             result = client.deposit_flow(data, filename, syntax)
-        except OutcomeUnknownError as err:
-            return self._chorus_pro_fail(self._chorus_pro_error_text(err), uncertain=True, retry=True)
-        except (TransportError, ApiError) as err:
-            if err.retryable and err.code != "authentication_error":
-                return self._chorus_pro_fail(self._chorus_pro_error_text(err), retry=True,
-                                             retry_after=getattr(err, "retry_after", None))
-            return self._chorus_pro_fail(self._chorus_pro_error_text(err))
         except ChorusError as err:
-            return self._chorus_pro_fail(self._chorus_pro_error_text(err))
+            failure = delivery.classify_failure(err)
+            return self._chorus_pro_fail(
+                self._chorus_pro_error_text(err),
+                uncertain=failure.kind == "uncertain",
+                retry=failure.kind != "error",
+                retry_after=failure.retry_after,
+            )
 
         self.write({
             "chorus_pro_state": "sent",
@@ -778,11 +758,12 @@ class AccountMove(models.Model):
         return "sent"
 
     def _chorus_pro_backoff(self, retry_after=None):
-        attempts = max(1, self.chorus_pro_attempts)
-        delay = min(self._chorus_pro_param("retry_base_seconds") * 2 ** (attempts - 1),
-                    self._chorus_pro_param("retry_max_seconds"))
-        if retry_after:
-            delay = max(delay, float(retry_after))
+        delay = delivery.next_attempt_delay(
+            self.chorus_pro_attempts,
+            retry_after,
+            base=self._chorus_pro_param("retry_base_seconds"),
+            maximum=self._chorus_pro_param("retry_max_seconds"),
+        )
         return fields.Datetime.now() + timedelta(seconds=delay)
 
     def _chorus_pro_fail(self, message, *, retry=False, uncertain=False, retry_after=None):
@@ -798,8 +779,9 @@ class AccountMove(models.Model):
             vals["chorus_pro_state"] = "sending"
             settle = timedelta(minutes=self._chorus_pro_param("settle_delay_minutes"))
             started = self.chorus_pro_send_started or fields.Datetime.now()
+            # Ask again once the settle delay is over, or sooner on a back-off, never in a tight loop.
             vals["chorus_pro_next_try"] = max(min(started + settle, self._chorus_pro_backoff(retry_after)),
-                                              fields.Datetime.now())
+                                              fields.Datetime.now() + timedelta(seconds=MIN_RETRY_SECONDS))
             outcome = "waiting"
         elif retry and self.chorus_pro_attempts < self._chorus_pro_param("max_attempts"):
             vals["chorus_pro_state"] = "to_send"
@@ -827,23 +809,15 @@ class AccountMove(models.Model):
     # --- settle an unknown outcome ---------------------------------------------
 
     def _chorus_pro_find_deposited(self, client):
-        """The Chorus Pro invoice matching this one (same number, buyer and supplier), or None."""
+        """The Chorus Pro invoice matching this one (same number, buyer, supplier and type), or None."""
         self.ensure_one()
-        buyer = compact_siret(self._chorus_pro_recipient().siret or "")
-        seller = compact_siret(self.company_id.siret or "")
-        invoice_type = "AVOIR" if self.move_type == "out_refund" else "FACTURE"
-        found = []
-        for summary in client.search_invoices(invoice_number=self.name):
-            if summary.number != self.name:
-                continue
-            if summary.recipient_siret and compact_siret(summary.recipient_siret) != buyer:
-                continue
-            if summary.supplier_siret and compact_siret(summary.supplier_siret) not in (seller, seller[:9]):
-                continue
-            if summary.invoice_type and summary.invoice_type != invoice_type:
-                continue
-            found.append(summary)
-        return max(found, key=lambda s: s.chorus_id) if found else None
+        return delivery.find_deposited(
+            client.search_invoices(invoice_number=self.name),
+            self.name,
+            buyer_siret=self._chorus_pro_recipient().siret,
+            supplier_siret=self.company_id.siret,
+            invoice_type="AVOIR" if self.move_type == "out_refund" else "FACTURE",
+        )
 
     def _chorus_pro_settle(self, client):
         """The invoice is ``sending`` without a flow number: did the last deposit reach Chorus Pro?
@@ -878,7 +852,8 @@ class AccountMove(models.Model):
             return "settled"
         settle = timedelta(minutes=self._chorus_pro_param("settle_delay_minutes"))
         started = self.chorus_pro_send_started or fields.Datetime.now()
-        if fields.Datetime.now() < started + settle:
+        elapsed = (fields.Datetime.now() - started).total_seconds()
+        if delivery.settle_decision(False, elapsed, settle.total_seconds()) == "wait":
             self.write({"chorus_pro_next_try": started + settle})
             self._chorus_pro_commit()
             return "waiting"
@@ -939,7 +914,7 @@ class AccountMove(models.Model):
             oldest = min(d for d in tracked.mapped(lambda m: m.chorus_pro_deposit_date or m.create_date) if d)
             since = oldest - timedelta(days=self._chorus_pro_param("sync_first_days"))
 
-        updated = self.browse()
+        seen = updated = self.browse()
         by_chorus_id = {move.chorus_pro_invoice_id: move for move in tracked if move.chorus_pro_invoice_id}
         by_flow = {
             (move.chorus_pro_flow_number, move.name): move for move in tracked if move.chorus_pro_flow_number
@@ -951,8 +926,9 @@ class AccountMove(models.Model):
                 page_size=self._chorus_pro_param("search_page_size"),
             ):
                 move = by_chorus_id.get(str(summary.chorus_id)) or by_flow.get((summary.flow_number, summary.number))
-                if not move or move in updated:
+                if not move or move in seen:
                     continue
+                seen |= move
                 if move._chorus_pro_isolated(move._chorus_pro_apply_summary, summary, client):
                     updated |= move
         except ChorusError as err:
@@ -961,7 +937,7 @@ class AccountMove(models.Model):
         self._chorus_pro_commit()
 
         # Flows not resolved by the search: still processing, or rejected (no invoice ever appears).
-        pending = (tracked - updated).filtered(
+        pending = (tracked - seen).filtered(
             lambda m: m.chorus_pro_state == "sent" and not m.chorus_pro_invoice_id and m.chorus_pro_flow_number
         )
         for move in pending[: self._chorus_pro_param("flow_reports_per_run")]:
@@ -975,12 +951,12 @@ class AccountMove(models.Model):
         return len(updated)
 
     def _chorus_pro_isolated(self, method, *args):
-        """Run ``method`` for this invoice alone: its failure is logged and rolled back, the run goes on."""
+        """Run ``method`` for this invoice alone (its result, or False): a failure is logged and rolled back,
+        the run goes on."""
         self.ensure_one()
         try:
             with self.env.cr.savepoint():
-                method(*args)
-            return True
+                return method(*args)
         except ChorusError as err:
             _logger.warning("Chorus Pro: sync of invoice %s failed: %s", self.id, err)
         except Exception:  # noqa: BLE001
@@ -1001,9 +977,10 @@ class AccountMove(models.Model):
         if self.chorus_pro_flow_state != FLOW_INTEGRATED:
             vals["chorus_pro_flow_state"] = FLOW_INTEGRATED  # an invoice exists: its flow was integrated
         self.write(vals)
+        changed = "chorus_pro_invoice_id" in vals
         new_date = _utc_naive(summary.status_date)
         if self.chorus_pro_status_date and new_date and new_date < self.chorus_pro_status_date:
-            return  # an older picture than the one we have
+            return changed  # an older picture than the one we have
         comment = summary.comment
         if (client is not None and not comment and summary.status != self.chorus_pro_status
                 and invoice_status(summary.status).action_needed):
@@ -1012,7 +989,7 @@ class AccountMove(models.Model):
                 if entry.status == summary.status and entry.comment:
                     comment = entry.comment
                     break
-        self._chorus_pro_apply_status(summary.status, summary.status_date, comment)
+        return self._chorus_pro_apply_status(summary.status, summary.status_date, comment) or changed
 
     def _chorus_pro_apply_status(self, code, status_date=None, comment=None):
         """Record an invoice status: state, chatter entry, activity when the supplier must act."""
@@ -1020,6 +997,7 @@ class AccountMove(models.Model):
         if not code or code == self.chorus_pro_status:
             if self.chorus_pro_state == "sent" and code:
                 self.chorus_pro_state = STATE_BY_CORE.get(invoice_status(code).state, "delivered")
+                return True
             return False
         info = invoice_status(code)
         state = STATE_BY_CORE.get(info.state) or (
@@ -1111,7 +1089,7 @@ class AccountMove(models.Model):
                 _("Fix the data, then use 'Resend to Chorus Pro'."),
             ]))
             self._chorus_pro_schedule_activity(report.state, self._chorus_pro_status_text(info))
-            return
+            return True
         self.write(vals)
         if changed:
             self._message_log(body=_("Chorus Pro flow %(flow)s: %(state)s.", flow=self.chorus_pro_flow_number,
@@ -1119,8 +1097,9 @@ class AccountMove(models.Model):
         if report.state in (FLOW_INTEGRATED, "IN_INTEGRE_PARTIEL"):
             for summary in client.search_invoices(flow_number=self.chorus_pro_flow_number):
                 if summary.number == self.name:
-                    self._chorus_pro_apply_summary(summary)
+                    self._chorus_pro_apply_summary(summary, client)
                     break
+        return changed
 
     # -------------------------------------------------------------------------
     # Recycle (A_RECYCLER)
@@ -1153,11 +1132,12 @@ class AccountMove(models.Model):
             raise UserError("\n".join([_("The invoice cannot be recycled:"), *(f"- {i}" for i in issues)]))
         client = self.company_id._chorus_pro_get_client()
         try:
+            # "" clears a value on Chorus Pro (None would keep the old one): send the full new routing.
             result = client.recycle_invoice(
                 int(self.chorus_pro_invoice_id),
                 recipient_siret=compact_siret(partner.siret),
-                service_code=service_code or None,
-                engagement=engagement or None,
+                service_code=service_code or "",
+                engagement=engagement or "",
                 comment=comment or None,
             )
         except ChorusError as err:

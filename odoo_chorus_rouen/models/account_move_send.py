@@ -8,17 +8,7 @@ invoice whose sending failed once its data is fixed.
 
 from markupsafe import Markup
 
-from odoo import _, api, fields, models
-
-
-class ResPartner(models.Model):
-    _inherit = "res.partner"
-
-    # The sending method lives on the partner in Odoo 18 (company-dependent selection).
-    invoice_sending_method = fields.Selection(
-        selection_add=[("chorus_pro", "by Chorus Pro")],
-        ondelete={"chorus_pro": "set null"},
-    )
+from odoo import _, api, models
 
 
 class AccountMoveSend(models.AbstractModel):

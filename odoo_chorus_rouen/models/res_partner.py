@@ -34,6 +34,12 @@ REQUIREMENT_FIELDS = {
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
+    # Send & Print (account_move_send.py): the sending method lives on the partner in Odoo 18
+    # (a company-dependent selection).
+    invoice_sending_method = fields.Selection(
+        selection_add=[("chorus_pro", "by Chorus Pro")],
+        ondelete={"chorus_pro": "set null"},
+    )
     chorus_pro_recipient = fields.Boolean(
         string="Chorus Pro Recipient",
         tracking=True,

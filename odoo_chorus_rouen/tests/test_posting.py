@@ -214,6 +214,19 @@ class TestChorusProPosting(ChorusInvoiceCase):
         with self.assertRaisesMessage(UserError, "The invoice is in USD", "must be in EUR"):
             invoice.action_post()
 
+    def test_line_without_vat_tax(self):
+        invoice = self.make_invoice()
+        invoice.invoice_line_ids.tax_ids = False
+        with self.assertRaisesMessage(UserError, "needs a VAT tax (BT-151/BT-152)", "Network maintenance, November"):
+            invoice.action_post()
+
+    def test_invoice_number_chorus_pro_refuses(self):
+        year = fields.Date.today().year
+        invoice = self.make_invoice(name=f"CHORUS-TOO-LONG-NUMBER/{year}/00001")
+        with self.assertRaisesMessage(UserError, "cannot go to Chorus Pro", "at most 20 characters"):
+            invoice.action_post()
+        self.assertEqual(invoice.state, "draft")
+
     def test_zero_amount_invoice(self):
         invoice = self.make_invoice(price=0.0)
         with self.assertRaisesMessage(UserError, "total is zero"):

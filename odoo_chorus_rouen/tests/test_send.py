@@ -114,13 +114,20 @@ class TestChorusProSend(ChorusSandboxCase):
 
     @mute_logger(*QUIET)
     def test_validation_errors_block_the_deposit(self):
-        year = fields.Date.today().year
-        invoice = self.make_invoice(name=f"CHORUS-TOO-LONG-NUMBER/{year}/00001")
-        invoice.action_post()
-        self.send()
+        invoice = self.make_invoice(post=True)
+        real_export = type(self.env["account.edi.xml.cii"])._export_invoice
+
+        def export_without_payment_means(builder, move):
+            # A file that breaks Chorus Pro's rules (as if the exporter regressed): no BT-81, no IBAN.
+            xml, errors = real_export(builder, move)
+            return xml.replace(b"<ram:TypeCode>30</ram:TypeCode>", b""), errors
+
+        with patch.object(type(self.env["account.edi.xml.cii"]), "_export_invoice", export_without_payment_means):
+            self.send()
         self.assertEqual(invoice.chorus_pro_state, "error")
-        self.assertIn("CHORUS-INVOICE-NUMBER-LENGTH", invoice.chorus_pro_error)
         self.assertIn("nothing was sent", invoice.chorus_pro_error)
+        self.assertIn("- ", invoice.chorus_pro_error)
+        self.assertGreaterEqual(invoice.chorus_pro_error.count("\n- "), 1, "every finding is listed")
         self.assertFalse(invoice.chorus_pro_attachment_id)
         self.assertEqual(self.deposits(invoice), 0)
 

@@ -101,10 +101,10 @@ class TestChorusProSync(ChorusSandboxCase):
         second = self.sent_invoice()
         original = type(first)._chorus_pro_apply_summary
 
-        def apply(move, summary):
+        def apply(move, summary, client=None):
             if move == first:
                 raise RuntimeError("boom")
-            return original(move, summary)
+            return original(move, summary, client)
 
         with patch.object(type(first), "_chorus_pro_apply_summary", apply), mute_logger(*QUIET):
             self.sync()
@@ -217,17 +217,17 @@ class TestChorusProSync(ChorusSandboxCase):
         wizard = Form(self.env["chorus.pro.recycle"].with_user(self.user_invoicing).with_context(**action["context"]))
         self.assertEqual(wizard.partner_id, self.budgets["transports"])
         wizard.partner_id = self.budgets["eau"]
-        wizard.buyer_reference = "DIR-EAU"
+        wizard.buyer_reference = False  # the water budget wants no service code: "" clears it on Chorus Pro
         wizard.purchase_order_reference = "EJ-EAU-2026-42"
         wizard.comment = "Addressed to the water budget"
         wizard.save().action_recycle()
         self.assertEqual(invoice.partner_id, self.budgets["eau"])
         self.assertEqual(invoice.purchase_order_reference, "EJ-EAU-2026-42")
-        self.assertEqual(invoice.buyer_reference, "DIR-EAU")
+        self.assertFalse(invoice.buyer_reference)
         self.assertEqual((invoice.chorus_pro_state, invoice.chorus_pro_status), ("delivered", "DEPOSEE"))
         chorus = self.sandbox.invoice(int(invoice.chorus_pro_invoice_id))
         self.assertEqual(chorus["codeDestinataire"], self.budgets["eau"].siret)
-        self.assertEqual(chorus["codeServiceExecutant"], "DIR-EAU")
+        self.assertFalse(chorus.get("codeServiceExecutant"))
         self.assertTrue(any("Recycled on Chorus Pro" in body for body in invoice.message_ids.mapped("body")))
         self.assertEqual(self.deposits(invoice), 1, "recycling is not a new deposit")
         self.assertFalse(self.todo(invoice), "the to-do is done once the platform has the new routing")
