@@ -425,6 +425,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
+    except BrokenPipeError:  # output piped into head, less...: stop quietly
+        sys.stderr.close()
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ STATE_LABELS = {
     "delivered": "Delivered",
     "action": "Action needed",
     "rejected": "Rejected",
-    "paid": "Paid",
+    "paid": "Payment initiated",
     "cancelled": "Cancelled",
     "error": "Error",
 }
@@ -157,12 +157,15 @@ def call(odoo: Any, model: str, method: str, *args: Any, **kwargs: Any) -> Any:
 
 
 def _rpc_message(err: BaseException) -> str:
+    """The server's message: whole for the addon's own refusals (they list what to fix), else one line."""
     info = getattr(err, "info", None)
     if isinstance(info, dict):
         data = info.get("data") or {}
-        message = data.get("message") or info.get("message")
+        message = str(data.get("message") or info.get("message") or "").strip()
         if message:
-            return str(message).strip().splitlines()[0]
+            if data.get("name", "").endswith(("UserError", "ValidationError", "AccessError")):
+                return message.replace("\n", "\n  ")
+            return message.splitlines()[0]
     return _short(err)
 
 
@@ -247,10 +250,10 @@ def format_status(status: dict[str, Any], db: str) -> str:
     lines = [f"Chorus Pro on {db}: {sum(counts.values())} invoice(s)"]
     for state, label in STATE_LABELS.items():
         if counts.get(state):
-            lines.append(f"  {label:<14} {counts[state]:>6}")
+            lines.append(f"  {label:<18} {counts[state]:>6}")
     for state in counts:
         if state not in STATE_LABELS:
-            lines.append(f"  {state:<14} {counts[state]:>6}")
+            lines.append(f"  {state:<18} {counts[state]:>6}")
     attention = status["attention"]
     if attention:
         lines.append("")
@@ -259,7 +262,7 @@ def format_status(status: dict[str, Any], db: str) -> str:
         for row in attention:
             label = STATE_LABELS.get(row["state"], row["state"])
             detail = row["chorus_status"] + (": " if row["chorus_status"] and row["message"] else "") + row["message"]
-            lines.append(f"  {row['invoice']:<{width}}  {label:<13} {row['customer']} - {detail or 'no message'}")
+            lines.append(f"  {row['invoice']:<{width}}  {label:<17} {row['customer']} - {detail or 'no message'}")
     else:
         lines.append("Nothing needs a person.")
     return "\n".join(lines)
@@ -277,13 +280,21 @@ def resolve_invoices(odoo: Any, names: Sequence[str]) -> list[int]:
         rows = call(
             odoo, MOVE, "search_read",
             [("name", "in", wanted), ("move_type", "in", ["out_invoice", "out_refund"])],
-            fields=["name"],
+            fields=["name", "company_id", "chorus_pro_is_recipient"],
         )
-        found = {row["name"]: row["id"] for row in rows}
-        missing = [name for name in wanted if name not in found]
+        by_name: dict[str, list[dict]] = {}
+        for row in rows:
+            by_name.setdefault(row["name"], []).append(row)
+        missing = [name for name in wanted if name not in by_name]
         if missing:
             raise OdooError("no customer invoice or credit note named " + ", ".join(missing))
-        ids += [found[name] for name in wanted]
+        for name in wanted:
+            # Numbers restart in each company: prefer the invoice addressed to a Chorus Pro recipient.
+            candidates = [r for r in by_name[name] if r.get("chorus_pro_is_recipient")] or by_name[name]
+            if len(candidates) > 1:
+                where = ", ".join(f"id {r['id']} in {(r['company_id'] or [0, '?'])[1]}" for r in candidates)
+                raise OdooError(f"{name} exists in several companies ({where}): give the id instead")
+            ids.append(candidates[0]["id"])
     return ids
 
 

@@ -78,7 +78,16 @@ class FakeOdoo:
         if model == MOVE and method == "search_read":
             domain = args[0]
             if domain[0][0] == "name":
-                return [{"id": m["id"], "name": m["name"]} for m in self.moves if m["name"] in domain[0][2]]
+                return [
+                    {
+                        "id": m["id"],
+                        "name": m["name"],
+                        "company_id": [m.get("company", 1), f"Company {m.get('company', 1)}"],
+                        "chorus_pro_is_recipient": m.get("recipient", True),
+                    }
+                    for m in self.moves
+                    if m["name"] in domain[0][2]
+                ]
             return [m for m in self.moves if m["chorus_pro_state"] in domain[0][2]]
         if model == MOVE and method in ("action_chorus_pro_send", "action_chorus_pro_resend"):
             return True
@@ -138,7 +147,7 @@ def test_status_counts_and_lists_what_needs_a_person():
     status = odoo_ops.collect_status(fake)
     text = odoo_ops.format_status(status, "lab")
     assert "4 invoice(s)" in text
-    assert "Paid                2" in text
+    assert "Payment initiated       2" in text
     assert "INV/2026/00003" in text and "A_RECYCLER: Routing data to correct" in text
     assert "second line" not in text
     assert "INV/2026/00004" in text and "The engagement number is missing" in text
@@ -152,6 +161,15 @@ def test_unknown_invoice_numbers_are_named():
     assert odoo_ops.resolve_invoices(fake, ["INV/2026/00001", "42"]) == [42, 1]
     with pytest.raises(odoo_ops.OdooError, match="INV/2026/09999"):
         odoo_ops.resolve_invoices(fake, ["INV/2026/00001", "INV/2026/09999"])
+
+
+def test_same_number_in_two_companies_prefers_the_chorus_invoice_or_asks_for_the_id():
+    other_company = {**move(9, "INV/2026/00001", "error"), "company": 2, "recipient": False}
+    fake = FakeOdoo(moves=[move(1, "INV/2026/00001", "error"), other_company])
+    assert odoo_ops.resolve_invoices(fake, ["INV/2026/00001"]) == [1]
+    both = FakeOdoo(moves=[move(1, "INV/2026/00001", "error"), {**other_company, "recipient": True}])
+    with pytest.raises(odoo_ops.OdooError, match="several companies .*give the id"):
+        odoo_ops.resolve_invoices(both, ["INV/2026/00001"])
 
 
 def test_send_goes_through_the_addon_public_method_in_batches():
