@@ -194,7 +194,7 @@ class ResCompany(models.Model):
     def _chorus_pro_test_own_structure(self, client, lines):
         siret = compact_siret(self.siret or "")
         if not siret:
-            lines.append(_("Directory: the company has no SIRET; fill it in the company's settings to send invoices."))
+            lines.append(_("Directory: the company has no SIRET; enter it in the company's settings to send invoices."))
             return False
         if not is_valid_siret(siret):
             lines.append(_("Directory: the company's SIRET %(siret)s is not valid.", siret=siret))
