@@ -113,6 +113,33 @@ class TestChorusProSync(ChorusSandboxCase):
         self.sync()
         self.assertEqual(first.chorus_pro_state, "delivered")
 
+    def test_one_invoice_failing_when_the_page_is_written(self):
+        """The changes of a page are written together; when that fails, each invoice is written alone."""
+        first, second, third = (self.sent_invoice() for __ in range(3))
+        self.sync()
+        for invoice, status in ((first, "SUSPENDUE"), (second, "SUSPENDUE"), (third, "MANDATEE")):
+            self.sandbox.set_invoice_status(int(invoice.chorus_pro_invoice_id), status, "Certificate missing")
+        original = type(first).activity_schedule
+
+        def schedule(moves, *args, **kwargs):
+            if first in moves:
+                raise RuntimeError("boom")
+            return original(moves, *args, **kwargs)
+
+        with patch.object(type(first), "activity_schedule", schedule), mute_logger(*QUIET):
+            self.assertEqual(self.sync(), 2)
+        self.assertEqual((second.chorus_pro_state, second.chorus_pro_status), ("action", "SUSPENDUE"))
+        self.assertEqual(len(self.todo(second)), 1)
+        self.assertEqual(third.chorus_pro_status, "MANDATEE")
+        self.assertEqual(len([body for body in third.message_ids.mapped("body") if "(MANDATEE)" in body]), 1)
+        self.assertEqual((first.chorus_pro_state, first.chorus_pro_status), ("delivered", "MISE_A_DISPOSITION"))
+        self.assertFalse(self.todo(first))
+        self.assertFalse(any("(SUSPENDUE)" in body for body in first.message_ids.mapped("body")))
+        self.sync()
+        self.assertEqual((first.chorus_pro_state, first.chorus_pro_status), ("action", "SUSPENDUE"))
+        self.assertEqual(len(self.todo(first)), 1)
+        self.assertEqual(len(self.todo(second)), 1, "not scheduled twice")
+
     # --- rejections -----------------------------------------------------------------------------
 
     @mute_logger(*QUIET)
