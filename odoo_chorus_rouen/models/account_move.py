@@ -413,10 +413,13 @@ class AccountMove(models.Model):
         """BT-1 as Chorus Pro takes it: at most 20 characters, letters, digits and - _ / + only."""
         from ..core.validation import INVOICE_NUMBER_MAX, INVOICE_NUMBER_RE  # noqa: TID252
 
+        # self.env._ (not _): inside a comprehension, _ cannot find the language in the caller's frame.
         problems = [
-            _("The number %(number)s cannot go to Chorus Pro (at most %(max)s characters: letters, digits and "
-              "- _ / +). Give the invoice a shorter number, or change the numbering of the journal %(journal)s.",
-              number=move.name, max=INVOICE_NUMBER_MAX, journal=move.journal_id.display_name)
+            self.env._(
+                "The number %(number)s cannot go to Chorus Pro (at most %(max)s characters: letters, digits and "
+                "- _ / +). Give the invoice a shorter number, or change the numbering of the journal %(journal)s.",
+                number=move.name, max=INVOICE_NUMBER_MAX, journal=move.journal_id.display_name,
+            )
             for move in self
             if len(move.name or "") > INVOICE_NUMBER_MAX or not INVOICE_NUMBER_RE.match(move.name or "")
         ]
