@@ -93,6 +93,19 @@ def test_good_sample_passes_all_three_layers(name):
     assert all("direct deposit" in f.message for f in report.infos)
 
 
+def test_invoice_made_by_the_odoo_addon_passes_all_three_layers():
+    """What the addon really sends: made by Odoo 18's exporter + the Chorus corrections, in the lab."""
+    report = validate(sample("odoo_facturx_eau_invoice.pdf"))
+    assert report.errors == [] and report.warnings == [], [str(f) for f in report.errors + report.warnings]
+    assert report.format is Format.FACTURX_PDF
+    facts = report.facts
+    assert (facts.number, facts.buyer_siret, facts.seller_siret) == ("INV/2026/00008", "20002341400069", "88412345600011")
+    assert facts.engagement == "EJ2026-000303" and facts.business_process == "A1"
+    assert facts.iban == "FR7630006000011234567890189" and facts.payment_means_code == "30"
+    # Odoo also writes the SIRETs as BT-29/BT-46 GlobalIDs: BR-FR-09 (SIRET starts with a SIREN) is informational too
+    assert {f.rule for f in report.infos} == DIRECT_INFO_RULES | {"BR-FR-09"}
+
+
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_broken_sample_fails_for_exactly_its_reason(name):
     report = validate(sample(name))
