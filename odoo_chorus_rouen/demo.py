@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from .core.auth import Credentials, Endpoints
-from .core.budgets import find_budget
+from .core.budgets import BUDGETS, find_budget
 from .core.client import ChorusClient
 from .core.errors import ChorusError
 from .core.payload import build_deposit, deposit_filename
@@ -39,7 +39,6 @@ class Case:
     number: str = ""
     budget_name: str = ""
     budget_siret: str = ""
-    findings: list = field(default_factory=list)
     flow: str = ""
     flow_state: str = ""
     flow_errors: list = field(default_factory=list)
@@ -115,7 +114,7 @@ def run_demo(
         out("1. Ask the Chorus Pro directory what each budget requires")
         requirements = {}
         for case in cases:
-            budget = next(b for b in _budgets() if b.key == case.budget_key)
+            budget = next(b for b in BUDGETS if b.key == case.budget_key)
             case.budget_name, case.budget_siret = budget.name, budget.siret
             if budget.siret in requirements:
                 continue
@@ -141,7 +140,6 @@ def run_demo(
             data, _name, _syntax = make_invoice(case.number, case.fmt, buyer_siret=case.budget_siret, **case.options)
             report = validate(data, requirements=requirements)
             budget = find_budget(case.budget_siret)
-            case.findings = [f for f in report.errors]
             verdict = "valid" if report.ok else "INVALID: " + "; ".join(f"{f.rule}: {f.message}" for f in report.errors)
             out(f"   {case.number} to {budget.name} ({budget.siret_display}): {verdict}")
             envelope = build_deposit(data, deposit_filename(case.number, report.format), report.format)
@@ -203,12 +201,6 @@ def run_demo(
     out("")
     out("Every invoice reached its final state." if ok else "Some invoices did not reach the expected end.")
     return 0 if ok else 1
-
-
-def _budgets():
-    from .core.budgets import BUDGETS
-
-    return BUDGETS
 
 
 def _wait_for_flows(client: ChorusClient, cases: list[Case], timeout: float, out: Callable[[str], None]) -> None:
