@@ -143,6 +143,19 @@ def test_rejected_flow_is_explained_and_can_be_resent_once_fixed(outbox, sandbox
     assert outbox.requeue("OB-REJ-1").state == "queued"
 
 
+def test_a_corrected_file_replaces_a_rejected_one(outbox, sandbox):
+    outbox.add(make_cii("OB-FIX-1", engagement=None))
+    outbox.send_due()
+    outbox.sync()
+    assert outbox.get("OB-FIX-1").state == "rejected"
+    fixed = make_cii("OB-FIX-1", engagement="EJ2026-000999")
+    assert outbox.add(fixed).state == "queued"
+    assert outbox.send_due() == {"sent": 1}
+    outbox.sync()
+    assert outbox.get("OB-FIX-1").state == "delivered"
+    assert sandbox.deposits_of("OB-FIX-1") == 2  # the rejected flow, then the corrected one
+
+
 def test_resend_is_refused_while_the_invoice_is_on_the_platform(outbox):
     outbox.add(make_cii("OB-0001"))
     outbox.send_due()

@@ -175,39 +175,47 @@ class Outbox:
 
     # -- adding -------------------------------------------------------------------------------------------
     def add(self, data: bytes, *, facts: InvoiceFacts | None = None) -> OutboxItem:
-        """Queue an invoice file (Factur-X PDF, CII or UBL). Adding the same invoice again changes nothing.
+        """Queue an invoice file (Factur-X PDF, CII or UBL). Adding the same file again changes nothing.
 
-        :raises InputError: unreadable file, no invoice number, or another file already queued
-            under the same number.
+        A corrected file for an invoice that ended in error, or whose flow Chorus Pro rejected,
+        replaces the old one and is queued again (nothing of it is on the platform).
+
+        :raises InputError: unreadable file, no invoice number, or another file for an invoice that
+            is (or may be) on Chorus Pro.
         """
         fmt, xml = extract_xml(data)
         facts = facts or read_facts(xml, fmt)
         if not facts.number:
             raise InputError("The invoice has no number (BT-1)", code="input_error", params={"reason": "no BT-1"})
         now = self.clock()
+        values = {
+            "filename": deposit_filename(facts.number, fmt),
+            "syntax": SYNTAX_BY_FORMAT[fmt],
+            "data": data,
+            "buyer_siret": facts.buyer_siret,
+            "supplier_siret": facts.seller_siret,
+            "invoice_type": "AVOIR" if facts.is_credit_note else "FACTURE",
+        }
         with self._tx() as db:
-            row = db.execute("SELECT data FROM items WHERE number = ?", (facts.number,)).fetchone()
+            row = db.execute("SELECT data, state, chorus_id FROM items WHERE number = ?", (facts.number,)).fetchone()
             if row is None:
                 db.execute(
                     "INSERT INTO items (number, filename, syntax, data, buyer_siret, supplier_siret, invoice_type,"
                     " state, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                    (
-                        facts.number,
-                        deposit_filename(facts.number, fmt),
-                        SYNTAX_BY_FORMAT[fmt],
-                        data,
-                        facts.buyer_siret,
-                        facts.seller_siret,
-                        "AVOIR" if facts.is_credit_note else "FACTURE",
-                        now,
-                        now,
-                    ),
+                    (facts.number, *values.values(), now, now),
                 )
             elif bytes(row[0]) != data:
-                raise InputError(
-                    f"Invoice {facts.number} is already in the outbox with another file",
-                    code="duplicate_invoice_number",
-                    params={"invoice": facts.number},
+                if not (row[1] == "error" or (row[1] == "rejected" and not row[2])):
+                    raise InputError(
+                        f"Invoice {facts.number} is already in the outbox with another file ({row[1]})",
+                        code="duplicate_invoice_number",
+                        params={"invoice": facts.number, "state": row[1]},
+                    )
+                assignments = ", ".join(f"{key} = ?" for key in values)
+                db.execute(
+                    f"UPDATE items SET {assignments}, state = 'queued', attempts = 0, next_try = 0, error = NULL,"  # noqa: S608
+                    " flow_number = NULL, flow_state = NULL, updated = ? WHERE number = ?",
+                    (*values.values(), now, facts.number),
                 )
         return self.get(facts.number)
 
