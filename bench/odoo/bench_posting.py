@@ -20,7 +20,8 @@ from __future__ import annotations
 import sys
 import time
 
-import _common as c
+sys.dont_write_bytecode = True  # no __pycache__ next to the scripts (the repo is read-only for runs)
+import _common as c  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -26,8 +26,9 @@ import threading
 import time
 from collections import Counter
 
-import _common as c
-import psutil
+sys.dont_write_bytecode = True  # no __pycache__ next to the scripts (the repo is read-only for runs)
+import _common as c  # noqa: E402
+import psutil  # noqa: E402
 
 MIB = 1024 * 1024
 

@@ -21,7 +21,8 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import _common as c
+sys.dont_write_bytecode = True  # no __pycache__ next to the scripts (the repo is read-only for runs)
+import _common as c  # noqa: E402
 
 CHANGES = ["MISE_EN_PAIEMENT", "MISE_EN_PAIEMENT", "SUSPENDUE", "MANDATEE"]
 
