@@ -111,6 +111,11 @@ class Reply:
         return int(self.body.get("codeRetour", 0))
 
 
+def _page_info(size: int, page: int, total: int) -> dict[str, int]:
+    """``parametresRetour`` of a paged search."""
+    return {"nbResultatsParPage": size, "pageCourante": page, "pages": math.ceil(total / size), "total": total}
+
+
 def _error(code: int, label: str, **extra: Any) -> Reply:
     return Reply({"codeRetour": code, "libelle": label, **extra})
 
@@ -783,12 +788,7 @@ class Engine:
                 "codeRetour": code,
                 "libelle": label,
                 "listeFactures": [self._invoice_summary(row) for row in rows],
-                "parametresRetour": {
-                    "nbResultatsParPage": size,
-                    "pageCourante": page,
-                    "pages": math.ceil(total / size),
-                    "total": total,
-                },
+                "parametresRetour": _page_info(size, page, total),
             },
             no_result=not total,
         )
@@ -1125,12 +1125,7 @@ class Engine:
                     }
                     for s in chosen
                 ],
-                "parametresRetour": {
-                    "nbResultatsParPage": size,
-                    "pageCourante": page,
-                    "pages": math.ceil(total / size),
-                    "total": total,
-                },
+                "parametresRetour": _page_info(size, page, total),
             },
             no_result=not total,
         )
@@ -1222,12 +1217,7 @@ class Engine:
                     }
                     for s in chosen
                 ],
-                "parametresRetour": {
-                    "nbResultatsParPage": size,
-                    "pageCourante": page,
-                    "pages": math.ceil(total / size),
-                    "total": total,
-                },
+                "parametresRetour": _page_info(size, page, total),
             },
             no_result=not total,
         )
