@@ -38,6 +38,9 @@ def main(argv=None) -> int:
     p.add_argument("--invoices", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=1000, help="batch_size of _cron_chorus_pro_send")
     p.add_argument("--time-limit", type=float, default=540.0, help="seconds for the send job (then stop)")
+    p.add_argument("--time-budget", type=float, default=0.0,
+                   help="time_budget of _cron_chorus_pro_send (default 0: none, the whole batch in ONE call; the "
+                        "addon's cron passes stop after send_time_budget_seconds)")
     p.add_argument("--no-memory-limit", action="store_true", help="do not apply Odoo's limit_memory_hard")
     p.add_argument("--sample", type=float, default=0.02, help="RSS sampling interval (s)")
     p.add_argument("--http-port", type=int, default=18415,
@@ -151,7 +154,7 @@ def main(argv=None) -> int:
         runs = 0
         while True:
             runs += 1
-            Move._cron_chorus_pro_send(batch_size=args.batch_size)
+            Move._cron_chorus_pro_send(batch_size=args.batch_size, time_budget=args.time_budget)
             cr.commit()
             remaining = Move.search_count([("id", "in", ids), ("chorus_pro_state", "in", ("to_send", "sending"))])
             if not remaining or time.perf_counter() > deadline[0]:
@@ -193,7 +196,8 @@ def main(argv=None) -> int:
     print(f"addon (loaded): {c.LOADED}")
     c.table([
         ("invoices queued", f"{args.invoices} (create + post {prepare:.0f} s)"),
-        ("send job", f"{runs} run(s) of _cron_chorus_pro_send(batch_size={args.batch_size}), {seconds:.0f} s"
+        ("send job", f"{runs} run(s) of _cron_chorus_pro_send(batch_size={args.batch_size}, "
+                     f"time_budget={args.time_budget:g}), {seconds:.0f} s"
                      f"{' (time limit reached)' if len(sent) < args.invoices else ''}"),
         ("deposited (sent)", f"{len(sent)}/{args.invoices}  states {dict(states)}"),
         ("sandbox deposits per invoice", dict(sorted(deposits.items()))),

@@ -20,6 +20,7 @@ Life of one invoice (DESIGN.md):
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
@@ -29,7 +30,7 @@ from stdnum import iban as stdnum_iban
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
-from odoo.tools import format_datetime
+from odoo.tools import config, format_datetime
 
 from ..core import delivery  # noqa: TID252
 from ..core.budgets import compact_siret, is_valid_siret  # noqa: TID252
@@ -65,6 +66,12 @@ FLOW_INTEGRATED = "IN_INTEGRE"
 FLOW_REJECTED = ("IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
 ENGAGEMENT_MAX_LENGTH = 50
 MIN_RETRY_SECONDS = 30
+# Longest sleep of an Odoo cron worker between two passes (odoo.service.server.SLEEP_INTERVAL + up to 9 s): the
+# server's watchdog counts it in the pass.
+CRON_WORKER_SLEEP = 70
+MIN_TIME_BUDGET = 10.0
+# Attribute of the cron runner's job cursor holding the monotonic start of the send job's pass.
+PASS_CLOCK_ATTRIBUTE = "_chorus_pro_send_pass_started"
 
 # Session advisory lock namespace ("CPR0"): held by the worker that builds and deposits an invoice,
 # across its commits; PostgreSQL releases it if the worker dies.
@@ -73,7 +80,10 @@ ADVISORY_NAMESPACE = 0x43505230
 PARAM_PREFIX = "odoo_chorus_rouen."
 DEFAULTS = {
     "send_batch_size": 50,  # invoices per send job run
-    "settle_delay_minutes": int(delivery.DEFAULT_SETTLE_DELAY // 60),  # before depositing again an uncertain one
+    # Seconds one pass of the send job may spend before it hands over to a new pass (capped under the cron
+    # workers' real-time limit, see _chorus_pro_send_time_budget); 0: no limit.
+    "send_time_budget_seconds": 30.0,
+    "settle_delay_minutes": delivery.DEFAULT_SETTLE_DELAY / 60,  # before depositing again an uncertain one
     "max_attempts": 8,  # retryable failures before the invoice goes to error
     "retry_base_seconds": int(delivery.DEFAULT_BACKOFF_BASE),  # first back-off, doubled each attempt
     "retry_max_seconds": int(delivery.DEFAULT_BACKOFF_MAX),  # back-off cap
@@ -554,17 +564,59 @@ class AccountMove(models.Model):
         ]
 
     @api.model
-    def _cron_chorus_pro_send(self, batch_size=None):
-        """Deposit the queued invoices on Chorus Pro (cron ``ir_cron_chorus_pro_send``)."""
+    def _chorus_pro_send_time_budget(self):
+        """Seconds a pass of the send job may take (0: no limit): the ``send_time_budget_seconds`` parameter,
+        capped by the real-time limit of Odoo's cron workers (``limit_time_real_cron``, else
+        ``limit_time_real``), past which the server kills the worker. A cron worker's clock also runs while
+        it sleeps between passes (up to ``CRON_WORKER_SLEEP`` s) and the other jobs of the pass need their
+        share: the cap is half of what is left after that sleep, and at least ``MIN_TIME_BUDGET`` s."""
+        budget = max(0.0, self._chorus_pro_param("send_time_budget_seconds"))
+        limit = config.get("limit_time_real_cron")
+        if limit is None or limit < 0:  # -1 (default): the HTTP workers' limit applies
+            limit = config.get("limit_time_real") or 0
+        if limit and limit > 0:
+            cap = max(MIN_TIME_BUDGET, (limit - CRON_WORKER_SLEEP) / 2)
+            budget = min(budget, cap) if budget else cap
+        return budget
+
+    @api.model
+    def _chorus_pro_send_pass_start(self):
+        """Monotonic start of the current pass of the send job. Odoo's cron runner calls a job that reports
+        remaining work up to ten times in a row, on one cursor and under ONE real-time limit: those chained
+        calls share the clock of the first, kept on that cursor (the next pass gets a new cursor). Any other
+        call (a manual run, the CLI) starts its own clock."""
+        now = time.monotonic()
+        if not self.env.context.get("ir_cron_progress_id"):
+            return now
+        cr = self.env.cr
+        if getattr(cr, PASS_CLOCK_ATTRIBUTE, None) is None:
+            setattr(cr, PASS_CLOCK_ATTRIBUTE, now)
+        return getattr(cr, PASS_CLOCK_ATTRIBUTE)
+
+    @api.model
+    def _cron_chorus_pro_send(self, batch_size=None, time_budget=None):
+        """Deposit the queued invoices on Chorus Pro (cron ``ir_cron_chorus_pro_send``).
+
+        At most ``batch_size`` invoices (parameter ``send_batch_size``), and no new invoice is started once the
+        pass has spent ``time_budget`` seconds (see ``_chorus_pro_send_time_budget``; 0: no limit): the job then
+        triggers itself, so a slow machine (the invoice PDF alone can take 2 s) never runs into the worker's
+        time limit. Returns the number of invoices processed."""
+        started = self._chorus_pro_send_pass_start()
         batch_size = batch_size or self._chorus_pro_param("send_batch_size")
+        if time_budget is None:
+            time_budget = self._chorus_pro_send_time_budget()
         domain = self._chorus_pro_send_domain()
         moves = self.search(domain, order="chorus_pro_next_try asc, id asc", limit=batch_size + 1)
         more = len(moves) > batch_size
         moves = moves[:batch_size]
         clients = {}
         done = skipped = 0
+        out_of_time = False
         try:
             for move in moves:
+                if time_budget and time.monotonic() - started >= time_budget and (done or skipped):
+                    out_of_time = more = True
+                    break
                 # Messages stored on the invoice are in the company's language (the cron has none).
                 outcome = move.with_context(lang=move._chorus_pro_lang())._chorus_pro_send_one(clients)
                 if outcome == "skipped":
@@ -577,7 +629,14 @@ class AccountMove(models.Model):
                 self.env.cr.rollback()
             self.env.cr.execute("SELECT pg_advisory_unlock_all()")
         remaining = max(0, self.search_count(self._chorus_pro_send_domain()) - skipped)
-        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        if out_of_time:
+            _logger.info("Chorus Pro: send job out of its %ss time budget after %s invoice(s); %s left for the "
+                         "next pass", time_budget, done, remaining)
+            # Not chained by the cron runner in this pass (that would run past the time limit): a new pass,
+            # triggered below, has a fresh limit.
+            self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        else:
+            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         if more and remaining:
             self.env.ref("odoo_chorus_rouen.ir_cron_chorus_pro_send")._trigger()
         return done

@@ -4,13 +4,15 @@ import json
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
-from odoo.tools import mute_logger
+from odoo.tools import config, mute_logger
 
 from odoo.addons.odoo_chorus_rouen.core.auth import TOKEN_CACHE
+from odoo.addons.odoo_chorus_rouen.models import account_move as account_move_module
 from odoo.addons.odoo_chorus_rouen.models.account_move import ADVISORY_NAMESPACE
 
 from .test_posting import ChorusInvoiceCase
@@ -326,6 +328,70 @@ class TestChorusProSend(ChorusSandboxCase):
         self.assertEqual(self.trigger_count(self.send_cron), triggers + 1)
         self.assertEqual(self.env["account.move"]._cron_chorus_pro_send(batch_size=2), 1)
         self.assertEqual([i.chorus_pro_state for i in invoices], ["sent"] * 3)
+
+    def _fake_clock(self, seconds_per_invoice):
+        """Patch the send job's clock: every invoice it processes takes ``seconds_per_invoice``."""
+        clock = {"now": 1000.0}
+        fake_time = SimpleNamespace(monotonic=lambda: clock["now"])
+        original = type(self.env["account.move"])._chorus_pro_send_one
+
+        def send_one(move, clients):
+            clock["now"] += seconds_per_invoice
+            return original(move, clients)
+
+        return [
+            patch.object(account_move_module, "time", fake_time),
+            patch.object(type(self.env["account.move"]), "_chorus_pro_send_one", send_one),
+        ]
+
+    def test_the_job_stops_at_its_time_budget_and_calls_itself_again(self):
+        invoices = [self.make_invoice(post=True) for _i in range(3)]
+        self.env["ir.config_parameter"].sudo().set_param("odoo_chorus_rouen.send_time_budget_seconds", "60")
+        triggers = self.trigger_count(self.send_cron)
+        patches = self._fake_clock(40)
+        with patches[0], patches[1], patch.dict(config.options, {"limit_time_real_cron": 0}):
+            # 0 s: first invoice, 40 s: second, 80 s: past the budget, the third waits for the next pass.
+            self.assertEqual(self.env["account.move"]._cron_chorus_pro_send(batch_size=50), 2)
+            self.assertEqual([i.chorus_pro_state for i in invoices], ["sent", "sent", "to_send"])
+            self.assertEqual(self.trigger_count(self.send_cron), triggers + 1, "the next pass is triggered")
+            self.assertEqual(self.env["account.move"]._cron_chorus_pro_send(batch_size=50), 1)
+        self.assertEqual([self.deposits(i) for i in invoices], [1, 1, 1])
+
+    def test_calls_chained_by_the_cron_runner_share_one_time_budget(self):
+        invoices = [self.make_invoice(post=True) for _i in range(4)]
+        self.env["ir.config_parameter"].sudo().set_param("odoo_chorus_rouen.send_time_budget_seconds", "60")
+        progress = self.env["ir.cron.progress"].sudo().create({"cron_id": self.send_cron.id})
+        in_cron = self.env["account.move"].with_context(cron_id=self.send_cron.id, ir_cron_progress_id=progress.id)
+        patches = self._fake_clock(40)
+        self.addCleanup(lambda: self.env.cr.__dict__.pop(account_move_module.PASS_CLOCK_ATTRIBUTE, None))
+        with patches[0], patches[1], patch.dict(config.options, {"limit_time_real_cron": 0}):
+            self.assertEqual(in_cron._cron_chorus_pro_send(batch_size=1), 1)
+            self.assertEqual(progress.remaining, 3, "more to do: Odoo's runner calls the job again at once")
+            # The chained call starts 40 s into the pass: one more invoice, then the budget is spent.
+            self.assertEqual(in_cron._cron_chorus_pro_send(batch_size=5), 1)
+            self.assertEqual(progress.remaining, 0, "out of time: not chained again in this pass")
+            self.assertEqual([i.chorus_pro_state for i in invoices], ["sent", "sent", "to_send", "to_send"])
+            # The runner's next pass comes with a new cursor, hence a fresh budget (same cursor here: forget).
+            delattr(self.env.cr, account_move_module.PASS_CLOCK_ATTRIBUTE)
+            self.assertEqual(in_cron._cron_chorus_pro_send(batch_size=5), 2)
+        self.assertEqual([i.chorus_pro_state for i in invoices], ["sent"] * 4)
+
+    def test_the_time_budget_stays_under_the_cron_time_limit(self):
+        Move = self.env["account.move"]
+        ICP = self.env["ir.config_parameter"].sudo()
+        ICP.set_param("odoo_chorus_rouen.send_time_budget_seconds", "30")
+        with patch.dict(config.options, {"limit_time_real_cron": 600}):
+            self.assertEqual(Move._chorus_pro_send_time_budget(), 30, "the parameter, well under a long limit")
+        # Odoo's default: the cron limit is the HTTP one, 120 s, of which a cron worker may sleep 70 s.
+        with patch.dict(config.options, {"limit_time_real_cron": -1, "limit_time_real": 120}):
+            self.assertEqual(Move._chorus_pro_send_time_budget(), 25)
+        with patch.dict(config.options, {"limit_time_real_cron": 60}):
+            self.assertEqual(Move._chorus_pro_send_time_budget(), 10, "never below a few invoices")
+        ICP.set_param("odoo_chorus_rouen.send_time_budget_seconds", "0")
+        with patch.dict(config.options, {"limit_time_real_cron": 0, "limit_time_real": 0}):
+            self.assertEqual(Move._chorus_pro_send_time_budget(), 0, "no limit anywhere: none")
+        with patch.dict(config.options, {"limit_time_real_cron": 300}):
+            self.assertEqual(Move._chorus_pro_send_time_budget(), 115, "never past the server's limit")
 
     def test_one_failure_does_not_stop_the_others(self):
         bad = self.make_invoice(post=True)
