@@ -1,11 +1,12 @@
 import logging
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..core.budgets import compact_siret, format_siret, is_valid_siret  # noqa: TID252
 from ..core.errors import AuthenticationError, ChorusError  # noqa: TID252
 from .chorus_pro_messages import code_message, error_message
+from .res_partner import SIRET_INPUT_SIZE
 
 _logger = logging.getLogger(__name__)
 
@@ -20,6 +21,8 @@ CREDENTIAL_FIELDS = (
 
 class ResCompany(models.Model):
     _inherit = "res.company"
+
+    siret = fields.Char(size=SIRET_INPUT_SIZE)  # pasted with spaces, stored compact (res_partner.py)
 
     chorus_pro_environment = fields.Selection(
         selection=[
@@ -74,6 +77,13 @@ class ResCompany(models.Model):
         "framework A1/A2 in BT-23).\n2026 reform layout: SIREN in BT-30/BT-47, SIRET in BT-29/BT-46, "
         "reform business process codes and electronic addresses.",
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        return super().create([self.env["res.partner"]._chorus_pro_clean_vals(dict(vals)) for vals in vals_list])
+
+    def write(self, vals):
+        return super().write(self.env["res.partner"]._chorus_pro_clean_vals(dict(vals)))
 
     # ------------------------------------------------------------------
     # Client factory

@@ -23,6 +23,8 @@ DIRECTORY_BATCH_SIZE = 20
 # A partner whose directory was looked up (successfully or not) less than this many hours ago is
 # left alone by the cron: it is how one run walks over every partner exactly once.
 DIRECTORY_REFRESH_HOURS = 20
+# Room for a SIRET typed or pasted with separators ("200 023 414 00101", "200.023.414-00101").
+SIRET_INPUT_SIZE = 20
 
 REQUIREMENT_FIELDS = {
     "service_code": "chorus_pro_requires_service_code",
@@ -33,6 +35,10 @@ REQUIREMENT_FIELDS = {
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
+
+    # l10n_fr limits the SIRET to 14 characters, which the web client enforces while typing: a SIRET
+    # pasted as printed ("200 023 414 00101") would be cut. Room for the spaces; create/write store it compact.
+    siret = fields.Char(size=SIRET_INPUT_SIZE)
 
     # Send & Print (account_move_send.py): the sending method lives on the partner in Odoo 18
     # (a company-dependent selection).

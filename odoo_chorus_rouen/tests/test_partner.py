@@ -133,6 +133,21 @@ class TestBudgets(ChorusProCommon):
         partner.siret = "200.023.414-00036"
         self.assertEqual(partner.siret, "20002341400036")
 
+    def test_siret_pasted_as_printed_fits_the_form(self):
+        # The web client stops typing at the field's size: a SIRET with its spaces must fit, on the
+        # contact and on the company, and be stored compact.
+        printed = "200 023 414 00101"
+        for model in ("res.partner", "res.company"):
+            self.assertGreaterEqual(self.env[model].fields_get(["siret"])["siret"].get("size"), len(printed), model)
+        with Form(self.env["res.partner"]) as form:
+            form.company_type = "company"
+            form.name = "Budget pasted in the form"
+            form.siret = printed
+            form.chorus_pro_recipient = True
+        self.assertEqual(form.record.siret, "20002341400101")
+        self.env.company.siret = "884 123 456 00011"
+        self.assertEqual(self.env.company.siret, "88412345600011")
+
     def test_new_budget_contact_gets_budget_defaults(self):
         partner = self.env["res.partner"].create(
             {"name": "Eau (created by hand)", "siret": "20002341400069", "chorus_pro_recipient": True}
