@@ -254,6 +254,11 @@ def format_status(status: dict[str, Any], db: str) -> str:
     for state in counts:
         if state not in STATE_LABELS:
             lines.append(f"  {state:<18} {counts[state]:>6}")
+    queued = counts.get("to_send", 0) + counts.get("sending", 0)
+    if queued:
+        # A pass of the send job stops at its time budget; the server's cron worker carries on by itself.
+        lines.append(f"{queued} invoice(s) still queued: Odoo's send job deposits them in its next passes "
+                     "(the ones due for a retry at their time).")
     attention = status["attention"]
     if attention:
         lines.append("")

@@ -156,6 +156,15 @@ def test_status_counts_and_lists_what_needs_a_person():
     assert data["counts"] == {"paid": 2, "action": 1, "error": 1}
 
 
+def test_status_says_when_invoices_are_still_queued():
+    queued = FakeOdoo(moves=[move(1, "INV/2026/00001", "to_send"), move(2, "INV/2026/00002", "sending"),
+                             move(3, "INV/2026/00003", "sent")])
+    text = odoo_ops.format_status(odoo_ops.collect_status(queued), "lab")
+    assert "2 invoice(s) still queued" in text
+    done = FakeOdoo(moves=[move(3, "INV/2026/00003", "sent")])
+    assert "still queued" not in odoo_ops.format_status(odoo_ops.collect_status(done), "lab")
+
+
 def test_unknown_invoice_numbers_are_named():
     fake = FakeOdoo(moves=[move(1, "INV/2026/00001", "error")])
     assert odoo_ops.resolve_invoices(fake, ["INV/2026/00001", "42"]) == [42, 1]
