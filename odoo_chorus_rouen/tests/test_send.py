@@ -73,6 +73,16 @@ class ChorusSandboxCase(ChorusInvoiceCase):
     def deposits(self, move):
         return self.sandbox.deposits_of(move.name)
 
+    def assertSettledOnceAs(self, invoice, state, message=None):  # noqa: N802 - unittest style
+        """After a deposit whose outcome is unknown: the invoice waits in ``sending``; once due, the next run
+        settles it (found on Chorus Pro, or deposited again when it is not there) into ``state``, with
+        exactly one deposit on the platform."""
+        self.assertEqual(invoice.chorus_pro_state, "sending", "outcome unknown: never error, never resent blindly")
+        self.due_now(invoice)
+        self.send()
+        self.assertEqual(invoice.chorus_pro_state, state, message)
+        self.assertEqual(self.deposits(invoice), 1)
+
 
 @tagged("post_install", "-at_install")
 class TestChorusProSend(ChorusSandboxCase):
@@ -176,33 +186,21 @@ class TestChorusProSend(ChorusSandboxCase):
 
         with patch.object(type(self.env["res.company"]), "_chorus_pro_get_client", short_timeout):
             self.send()
-        self.assertEqual(invoice.chorus_pro_state, "sending")
-        self.due_now(invoice)
-        self.send()
-        self.assertEqual(invoice.chorus_pro_state, "delivered", "found on Chorus Pro: adopted, not resent")
-        self.assertEqual(self.deposits(invoice), 1)
+        self.assertSettledOnceAs(invoice, "delivered", "found on Chorus Pro: adopted, not resent")
 
     @mute_logger(*QUIET)
     def test_500_after_recording(self):
         invoice = self.make_invoice(post=True)
         self.sandbox.inject_fault("http_500_after", operation="deposerFluxFacture")
         self.send()
-        self.assertEqual(invoice.chorus_pro_state, "sending")
-        self.due_now(invoice)
-        self.send()
-        self.assertEqual(invoice.chorus_pro_state, "delivered", "found on Chorus Pro: adopted, not resent")
-        self.assertEqual(self.deposits(invoice), 1)
+        self.assertSettledOnceAs(invoice, "delivered", "found on Chorus Pro: adopted, not resent")
 
     @mute_logger(*QUIET)
     def test_500_before_recording(self):
         invoice = self.make_invoice(post=True)
         self.sandbox.inject_fault("http_500", operation="deposerFluxFacture")
-        self.send()
-        self.assertEqual(invoice.chorus_pro_state, "sending", "a 500 on a write is an unknown outcome")
-        self.due_now(invoice)
-        self.send()  # not found on Chorus Pro, settle delay over: deposited again
-        self.assertEqual(invoice.chorus_pro_state, "sent")
-        self.assertEqual(self.deposits(invoice), 1)
+        self.send()  # a 500 on a write is an unknown outcome
+        self.assertSettledOnceAs(invoice, "sent", "not found on Chorus Pro, settle delay over: deposited again")
 
     @mute_logger(*QUIET)
     def test_429_backs_off(self):
