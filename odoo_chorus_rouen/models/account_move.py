@@ -37,6 +37,7 @@ from ..core.budgets import compact_siret, is_valid_siret  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from ..core.status import ChorusState, flow_status, invoice_status  # noqa: TID252
 from .chorus_pro_messages import error_message
+from .chorus_pro_routing import ENGAGEMENT_MAX_LENGTH  # noqa: F401 - kept importable from here
 
 _logger = logging.getLogger(__name__)
 
@@ -64,7 +65,6 @@ STATE_BY_CORE = {
 }
 FLOW_INTEGRATED = "IN_INTEGRE"
 FLOW_REJECTED = ("IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
-ENGAGEMENT_MAX_LENGTH = 50
 MIN_RETRY_SECONDS = 30
 # Longest sleep of an Odoo cron worker between two passes (odoo.service.server.SLEEP_INTERVAL + up to 9 s): the
 # server's watchdog counts it in the pass.
@@ -296,10 +296,7 @@ class AccountMove(models.Model):
     @api.model
     def _chorus_pro_active_service_codes(self, partner):
         """Active service codes of the buyer structure, or None when its services are not known."""
-        services = partner.with_context(active_test=False).chorus_pro_service_ids
-        if not services:
-            return None
-        return set(services.filtered("active").mapped("code"))
+        return self.env["chorus.pro.routing"].active_service_codes(partner)
 
     def _chorus_pro_error_text(self, err):
         """The translated message of a core error, with its technical reason when the message lacks it."""
@@ -316,54 +313,10 @@ class AccountMove(models.Model):
     # Posting checks
     # -------------------------------------------------------------------------
 
-    def _chorus_pro_routing_issues(self, partner, service_code, engagement):
-        """Problems of the routing data (buyer SIRET, BT-10, BT-13) for ``partner``: translated texts."""
-        issues = []
-        contact = partner.display_name
-        siret = compact_siret(partner.siret or "")
-        if not siret:
-            issues.append(_(
-                "The customer %(contact)s has no SIRET: fill in the SIRET of the budget the invoice is "
-                "addressed to, on the contact's form.", contact=contact,
-            ))
-        elif not is_valid_siret(siret):
-            issues.append(_(
-                "The SIRET %(siret)s of %(contact)s is not valid (14 digits with a valid check digit): correct "
-                "it on the contact's form, from the buyer's purchase order.", siret=partner.siret, contact=contact,
-            ))
-        requirements = self._chorus_pro_requirements(partner, service_code)
-        service_label = self._chorus_pro_label("buyer_reference")
-        engagement_label = self._chorus_pro_label("purchase_order_reference")
-        if requirements.engagement and not engagement:
-            issues.append(_(
-                "%(contact)s requires an engagement number (BT-13): fill in '%(field)s' (Other Info tab) with "
-                "the number printed on the purchase order.", contact=contact, field=engagement_label,
-            ))
-        if requirements.service_code and not service_code:
-            issues.append(_(
-                "%(contact)s requires a service code (BT-10): fill in '%(field)s' (Other Info tab).",
-                contact=contact, field=service_label,
-            ))
-        if requirements.service_or_engagement and not (service_code or engagement):
-            issues.append(_(
-                "%(contact)s requires a service code (BT-10) or an engagement number (BT-13): fill in "
-                "'%(service)s' or '%(engagement)s' (Other Info tab).",
-                contact=contact, service=service_label, engagement=engagement_label,
-            ))
-        if engagement and len(engagement) > ENGAGEMENT_MAX_LENGTH:
-            issues.append(_(
-                "The engagement number has %(length)s characters; Chorus Pro accepts at most %(max)s.",
-                length=len(engagement), max=ENGAGEMENT_MAX_LENGTH,
-            ))
-        if service_code:
-            codes = self._chorus_pro_active_service_codes(partner)
-            if codes is not None and service_code not in codes:
-                issues.append(_(
-                    "The service code %(code)s is not an active service of %(contact)s on Chorus Pro "
-                    "(active services: %(codes)s).",
-                    code=service_code, contact=contact, codes=", ".join(sorted(codes)) or _("none"),
-                ))
-        return issues
+    def _chorus_pro_routing_issues(self, partner, service_code, engagement, contract=None):
+        """Problems of the routing data (buyer SIRET, BT-10, BT-13) for ``partner``: translated texts
+        (``chorus.pro.routing.check_recipient``, shared with the sales order's confirmation)."""
+        return self.env["chorus.pro.routing"].check_recipient(partner, engagement, service_code, contract)
 
     def _chorus_pro_check_issues(self):
         """Every problem that would stop this invoice from being sent to Chorus Pro (translated texts)."""
@@ -372,6 +325,7 @@ class AccountMove(models.Model):
             self._chorus_pro_recipient(),
             (self.buyer_reference or "").strip(),
             (self.purchase_order_reference or "").strip(),
+            self.contract_reference,
         )
         company = self.company_id
         company_siret = compact_siret(company.siret or "")

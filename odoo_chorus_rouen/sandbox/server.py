@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import directory as dirmod
+from . import directory_truth
 from .clock import format_datetime
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
 from .faults import FaultBox, FaultError
@@ -545,6 +546,7 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("GET", re.compile(r"/sandbox/calls"), _c_calls),
     ("DELETE", re.compile(r"/sandbox/calls"), _c_calls_delete),
 ]
+_CONTROL_ROUTES += [(method, re.compile(path), function) for method, path, function in directory_truth.CONTROL_ROUTES]
 
 
 def _control_help() -> list[str]:
