@@ -1,4 +1,4 @@
-"""The French translation of the addon (``i18n/fr.po``) is complete and safe to load (no Odoo needed).
+"""The French translations of the addons (each addon's ``i18n/fr.po``) are complete and safe to load (no Odoo needed).
 
 ``i18n/odoo_chorus_rouen.pot`` is exported by Odoo (``odoo-bin --i18n-export``; STYLE.md, "Translations")
 and merged into ``fr.po`` with ``msgmerge``. These checks catch what breaks a French user's screen:
@@ -21,11 +21,27 @@ from pathlib import Path
 import polib
 import pytest
 
-ADDON_DIR = Path(__file__).resolve().parent.parent / "odoo_chorus_rouen"
-I18N_DIR = ADDON_DIR / "i18n"
-POT_PATH = I18N_DIR / "odoo_chorus_rouen.pot"
-FR_PATH = I18N_DIR / "fr.po"
-PYTHON_DIRS = ("models", "wizard")
+ROOT = Path(__file__).resolve().parent.parent
+# Every addon of the repository, with the folders holding its Python code: each ships a complete fr.po.
+ADDONS = {
+    "odoo_chorus_rouen": ("models", "wizard"),
+    "odoo_chorus_rouen_sale": ("models",),
+}
+
+
+class Addon:
+    """An addon's folder, its i18n files and its Python folders."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.dir = ROOT / name
+        self.pot_path = self.dir / "i18n" / f"{name}.pot"
+        self.fr_path = self.dir / "i18n" / "fr.po"
+        self.python_dirs = ADDONS[name]
+
+    def __repr__(self) -> str:
+        return self.name
+
 
 # printf-style placeholders as Python's ``%`` operator reads them: ``%(name)s``, ``%s``, ``%5.2f``...
 # ``%%`` (a literal percent sign) is matched first so that it is never taken for a placeholder.
@@ -73,18 +89,23 @@ def literals_of(path: Path) -> list[tuple[int, str]]:
     return translatable_literals(path.read_text(encoding="utf-8"), str(path))
 
 
-def python_sources() -> list[Path]:
-    return sorted(path for folder in PYTHON_DIRS for path in (ADDON_DIR / folder).glob("*.py"))
+def python_sources(addon: Addon) -> list[Path]:
+    return sorted(path for folder in addon.python_dirs for path in (addon.dir / folder).glob("*.py"))
+
+
+@pytest.fixture(scope="module", params=sorted(ADDONS))
+def addon(request) -> Addon:
+    return Addon(request.param)
 
 
 @pytest.fixture(scope="module")
-def pot() -> polib.POFile:
-    return polib.pofile(str(POT_PATH))
+def pot(addon) -> polib.POFile:
+    return polib.pofile(str(addon.pot_path))
 
 
 @pytest.fixture(scope="module")
-def fr() -> polib.POFile:
-    return polib.pofile(str(FR_PATH))
+def fr(addon) -> polib.POFile:
+    return polib.pofile(str(addon.fr_path))
 
 
 def test_fr_po_parses_with_a_french_header(fr):
@@ -95,11 +116,11 @@ def test_fr_po_parses_with_a_french_header(fr):
     assert fr.encoding.lower().replace("-", "") == "utf8"
 
 
-def test_pot_is_an_odoo_export_of_this_module(pot):
+def test_pot_is_an_odoo_export_of_this_module(addon, pot):
     assert len(pot) > 0
     assert all(entry.msgstr == "" for entry in pot), "the .pot holds translations"
     modules = {line for entry in pot for line in entry.comment.splitlines() if line.startswith("module:")}
-    assert modules == {"module: odoo_chorus_rouen"}
+    assert modules == {f"module: {addon.name}"}
 
 
 def test_every_msgid_of_the_pot_is_translated(pot, fr):
@@ -156,19 +177,19 @@ def test_translations_format_like_odoo_formats_them(fr):
     assert not problems, "\n".join(problems)
 
 
-def test_python_sources_are_found():
-    sources = python_sources()
-    assert any(path.parent.name == "models" for path in sources)
-    assert any(path.parent.name == "wizard" for path in sources)
+def test_python_sources_are_found(addon):
+    sources = python_sources(addon)
+    for folder in addon.python_dirs:
+        assert any(path.parent.name == folder for path in sources), folder
     assert sum(len(literals_of(path)) for path in sources) > 0
 
 
-def test_every_python_string_marked_for_translation_is_in_fr_po(fr):
+def test_every_python_string_marked_for_translation_is_in_fr_po(addon, fr):
     """Catches strings added to the code after the last .pot export."""
     msgids = {entry.msgid for entry in fr if not entry.obsolete}
     missing = [
-        f"{path.relative_to(ADDON_DIR)}:{line}: {text!r}"
-        for path in python_sources()
+        f"{path.relative_to(addon.dir)}:{line}: {text!r}"
+        for path in python_sources(addon)
         for line, text in literals_of(path)
         if text not in msgids
     ]

@@ -637,6 +637,8 @@ class AccountMove(models.Model):
             except UserError as err:
                 return self._chorus_pro_fail(err.args[0], uncertain=self.chorus_pro_state == "sending")
             try:
+                if held := self._chorus_pro_check_directory_before_deposit(client):
+                    return held  # account_move_directory.py: the recipient's fresh directory entry says no
                 if self.chorus_pro_state == "sending":
                     outcome = self._chorus_pro_settle(client)
                     if outcome != "deposit_again":

@@ -288,6 +288,7 @@ class ResPartner(models.Model):
             "chorus_pro_directory_date": now,
             "chorus_pro_directory_attempt": now,
             "chorus_pro_directory_error": problem,
+            "chorus_pro_structure_inactive": structure.active is False,
             **self._chorus_pro_requirement_vals(details.requirements),
         }
         self.write(vals)

@@ -53,6 +53,9 @@ class ChorusSandboxCase(ChorusInvoiceCase):
         super().setUpClass()
         cls.sandbox = cls.start_chorus_sandbox()
         cls.env["ir.config_parameter"].sudo().set_param("odoo_chorus_rouen.settle_delay_minutes", "0")
+        # Recipients read from the directory (test_directory_refresh.py covers the read before a deposit).
+        recipients = cls.env["res.partner"].search([("chorus_pro_recipient", "=", True)])
+        recipients.chorus_pro_directory_date = fields.Datetime.now()
 
     def setUp(self):
         super().setUp()
