@@ -6,6 +6,8 @@ from . import res_partner
 from . import account_edi_xml_cii
 from . import account_move
 from . import account_move_send
+from . import account_move_chorus_send
+from . import account_move_chorus_sync
 from . import chorus_pro_routing
 from . import res_partner_directory_refresh
 from . import res_company_directory_refresh

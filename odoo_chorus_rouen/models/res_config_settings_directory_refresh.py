@@ -17,7 +17,7 @@ class ResConfigSettings(models.TransientModel):
     def create(self, vals_list):
         # base drops the related values that did not change (in place) and writes the others to the company.
         records = super().create(vals_list)
-        for record, vals in zip(records, vals_list):
+        for record, vals in zip(records, vals_list, strict=True):
             if any(name in vals for name in WATCHED_FIELDS):
                 record.chorus_pro_settings_changed = True
         return records
