@@ -22,7 +22,8 @@ CONTRACT = "MARCHE-2026-017"
 class ChorusSaleCase(ChorusSandboxCase):
     @classmethod
     def get_default_groups(cls):
-        return super().get_default_groups() | cls.env.ref("sales_team.group_sale_manager")
+        return (super().get_default_groups() | cls.env.ref("sales_team.group_sale_manager")
+                | cls.env.ref("account.group_delivery_invoice_address"))
 
     @classmethod
     def setUpClass(cls):
