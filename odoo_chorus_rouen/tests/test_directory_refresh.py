@@ -12,6 +12,7 @@ from odoo.tools import mute_logger
 
 from odoo.addons.odoo_chorus_rouen.models import res_partner_directory_refresh as refresh_module
 
+from .test_posting import UNKNOWN_SIRET
 from .test_send import QUIET, ChorusSandboxCase
 
 PRINCIPAL_SIRET = "20002341400101"
@@ -87,6 +88,19 @@ class TestDirectoryBeforeDeposit(ChorusSandboxCase):
         self.assertIn("inactive in the Chorus Pro directory", invoice.chorus_pro_error)
         self.assertEqual(self.deposits(invoice), 0)
         self.assertTrue(self.budget_principal.chorus_pro_structure_inactive)
+
+    def test_siret_unknown_to_chorus_pro_is_held(self):
+        unknown = self.env["res.partner"].create({
+            "name": "Unknown Structure", "parent_id": self.metropole.id, "type": "invoice",
+            "siret": UNKNOWN_SIRET, "chorus_pro_recipient": True, "chorus_pro_requires_engagement": False,
+        })
+        invoice = self.make_invoice(partner=unknown, post=True)
+        with mute_logger(*QUIET):
+            self.send()
+        self.assertEqual(invoice.chorus_pro_state, "error")
+        self.assertIn("Chorus Pro does not know the SIRET", invoice.chorus_pro_error)
+        self.assertEqual(self.deposits(invoice), 0)
+        self.assertTrue(unknown.chorus_pro_directory_error)
 
     def test_max_age_parameter(self):
         partner = self.budget_principal

@@ -147,6 +147,9 @@ class TestChorusProSync(ChorusSandboxCase):
         unknown = self.env["res.partner"].create({
             "name": "Unknown Structure", "parent_id": self.metropole.id, "type": "invoice",
             "siret": UNKNOWN_SIRET, "chorus_pro_recipient": True, "chorus_pro_requires_engagement": False,
+            # Taken as read from the directory: the platform's own rejection is what is tested here (the
+            # read before the deposit would hold it: test_directory_refresh.py).
+            "chorus_pro_directory_date": fields.Datetime.now(),
         })
         invoice = self.sent_invoice(partner=unknown)
         self.sync()
