@@ -6,3 +6,5 @@ from . import res_partner
 from . import account_edi_xml_cii
 from . import account_move
 from . import account_move_send
+from . import account_move_chorus_send
+from . import account_move_chorus_sync
