@@ -8,3 +8,6 @@ from . import account_move
 from . import account_move_send
 from . import account_move_chorus_send
 from . import account_move_chorus_sync
+from . import ir_attachment
+from . import account_move_documents
+from . import account_edi_xml_cii_documents

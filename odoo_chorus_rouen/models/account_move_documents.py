@@ -1,0 +1,229 @@
+"""Supporting documents sent with the invoice to Chorus Pro, and the PDF/A-3 Factur-X that carries them.
+
+* The user marks files "send to Chorus Pro" on the invoice's Chorus Pro tab (the invoice's existing
+  attachments, or a new upload), on a draft or posted invoice not deposited yet. Chorus Pro's
+  limits are checked when a file is marked (``ir_attachment.py``) and again before the deposit
+  (``_chorus_pro_check_issues`` runs first in the send job's build).
+* The send job embeds them in the Factur-X PDF as additional files (factur-x library,
+  ``/AFRelationship /Supplement``, description and MIME type) and describes each in the CII as
+  BG-24 (``account_edi_xml_cii_documents.py``).
+* The Factur-X is then made a PDF/A-3 **in structure** with Odoo's own ``OdooPdfFileWriter.convert_to_pdfa``
+  (sRGB OutputIntent with its ICC profile, file ID, PDF 1.7 header, glyph widths): Odoo skips that
+  conversion for PDFs it believes are PDF/A already (Debian's wkhtmltopdf output), the Chorus path
+  always runs it, then checks the result with ``core.pdfa.check_pdfa3``: nothing is deposited that
+  fails it.
+* The tab lists what was sent, read from the deposited file itself (name, size, date).
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timezone
+
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_datetime
+
+from ..core.attachments import check_attachments, format_size  # noqa: TID252
+from ..core.pdfa import FACTURX_FILENAME, check_pdfa3, embedded_files  # noqa: TID252
+from .account_move import DEPOSITED_STATES  # a deposit exists or may exist: the files have travelled
+from .ir_attachment import attachment_problem_text
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
+
+    chorus_pro_document_ids = fields.Many2many(
+        "ir.attachment",
+        relation="account_move_chorus_pro_document_rel",
+        string="Supporting Documents",
+        compute="_compute_chorus_pro_document_ids",
+        inverse="_inverse_chorus_pro_document_ids",
+        help="Files embedded in the Factur-X deposited on Chorus Pro, beside the invoice (delivery note, "
+        "certificate of service done, timesheet, works statement...).",
+    )
+    chorus_pro_document_upload_ids = fields.Many2many(
+        "ir.attachment",
+        relation="account_move_chorus_pro_upload_rel",
+        string="Upload Supporting Documents",
+        compute="_compute_chorus_pro_document_upload_ids",
+        inverse="_inverse_chorus_pro_document_upload_ids",
+        help="New files to attach to the invoice and send to Chorus Pro with it.",
+    )
+    chorus_pro_documents_editable = fields.Boolean(compute="_compute_chorus_pro_documents_editable")
+    chorus_pro_sent_documents = fields.Html(
+        string="Sent Supporting Documents",
+        compute="_compute_chorus_pro_sent_documents",
+        sanitize=False,
+        help="The supporting documents embedded in the Factur-X deposited on Chorus Pro, read from that file.",
+    )
+
+    # -------------------------------------------------------------------------
+    # The marked files
+    # -------------------------------------------------------------------------
+
+    def _chorus_pro_documents(self):
+        """The attachments of this invoice marked "send to Chorus Pro", oldest first."""
+        self.ensure_one()
+        if not self.id:
+            return self.env["ir.attachment"]
+        return self.env["ir.attachment"].search(
+            [("res_model", "=", "account.move"), ("res_id", "=", self.id), ("chorus_pro_send", "=", True)],
+            order="id",
+        )
+
+    def _chorus_pro_documents_editable(self):
+        self.ensure_one()
+        return self.chorus_pro_state not in DEPOSITED_STATES
+
+    def _chorus_pro_document_problems(self):
+        """Every reason why the marked files cannot go to Chorus Pro (translated sentences)."""
+        self.ensure_one()
+        documents = self._chorus_pro_documents()
+        problems = []
+        seen = set()
+        for attachment in documents:
+            if attachment.type != "binary":
+                problems.append(_("%(file)s is a link, not a file: only files can be sent to Chorus Pro.",
+                                  file=attachment.name))
+            name = (attachment.name or "").strip()
+            if name.lower() == FACTURX_FILENAME:
+                problems.append(_("%(file)s is the name of the invoice's own data file: rename this file.", file=name))
+            elif name.lower() in seen:
+                problems.append(_("Two files are named %(file)s: rename one of them.", file=name))
+            seen.add(name.lower())
+        problems += [
+            attachment_problem_text(self.env, problem)
+            for problem in check_attachments((a.name, a.file_size or 0) for a in documents)
+        ]
+        return problems
+
+    def _chorus_pro_check_issues(self):
+        # EXTENDS odoo_chorus_rouen: checked at posting, in Send & Print and again before the deposit.
+        issues = super()._chorus_pro_check_issues()
+        return issues + self._chorus_pro_document_problems()
+
+    @api.depends("attachment_ids.chorus_pro_send")
+    def _compute_chorus_pro_document_ids(self):
+        for move in self:
+            move.chorus_pro_document_ids = move._chorus_pro_documents() if move.id else False
+
+    def _chorus_pro_mark(self, attachments, mark=True):
+        self.ensure_one()
+        if not attachments:
+            return
+        orphans = attachments.filtered(lambda a: not a.res_model or not a.res_id)
+        if orphans:  # created from the list's dialog: they belong to this invoice
+            orphans.write({"res_model": "account.move", "res_id": self.id})
+        foreign = attachments.filtered(lambda a: a.res_model != "account.move" or a.res_id != self.id)
+        if foreign:
+            raise UserError(_(
+                "%(files)s belong(s) to another document: only the files attached to this invoice can be sent "
+                "with it.", files=", ".join(foreign.mapped("name")),
+            ))
+        attachments.write({"chorus_pro_send": mark})
+
+    def _inverse_chorus_pro_document_ids(self):
+        for move in self:
+            current = move._chorus_pro_documents()
+            wanted = move.chorus_pro_document_ids
+            move._chorus_pro_mark(current - wanted, mark=False)
+            move._chorus_pro_mark(wanted - current)
+
+    def _compute_chorus_pro_document_upload_ids(self):
+        self.chorus_pro_document_upload_ids = False
+
+    def _inverse_chorus_pro_document_upload_ids(self):
+        for move in self:
+            move._chorus_pro_mark(move.chorus_pro_document_upload_ids)
+
+    @api.depends("chorus_pro_state")
+    def _compute_chorus_pro_documents_editable(self):
+        for move in self:
+            move.chorus_pro_documents_editable = move._chorus_pro_documents_editable()
+
+    # -------------------------------------------------------------------------
+    # What was sent
+    # -------------------------------------------------------------------------
+
+    @api.depends("chorus_pro_attachment_id", "chorus_pro_deposit_date", "chorus_pro_state")
+    def _compute_chorus_pro_sent_documents(self):
+        for move in self:
+            move.chorus_pro_sent_documents = move._chorus_pro_sent_documents_html()
+
+    def _chorus_pro_sent_documents_html(self):
+        self.ensure_one()
+        if self.chorus_pro_state not in DEPOSITED_STATES or not self.chorus_pro_attachment_id:
+            return False
+        try:
+            files = [f for f in embedded_files(self.chorus_pro_attachment_id.raw) if f.name != FACTURX_FILENAME]
+        except ValueError:
+            return False
+        if not files:
+            return Markup("<p class='text-muted mb-0'>%s</p>") % _("No supporting document was sent with this invoice.")
+        when = (format_datetime(self.env, self.chorus_pro_deposit_date) if self.chorus_pro_deposit_date
+                else _("being deposited"))
+        rows = Markup("").join(
+            Markup("<tr><td>%s</td><td>%s</td><td class='text-end'>%s</td><td>%s</td></tr>")
+            % (file.name, file.description, format_size(file.size), when)
+            for file in files
+        )
+        head = Markup("<tr><th>%s</th><th>%s</th><th class='text-end'>%s</th><th>%s</th></tr>") % (
+            _("File"), _("Description"), _("Size"), _("Sent On"),
+        )
+        return Markup("<table class='table table-sm o_chorus_pro_sent_documents mb-0'><thead>%s</thead>"
+                      "<tbody>%s</tbody></table>") % (head, rows)
+
+    # -------------------------------------------------------------------------
+    # Building the deposited file (called from _chorus_pro_build_file)
+    # -------------------------------------------------------------------------
+
+    def _chorus_pro_facturx_attachments(self):
+        """The ``attachments`` argument of ``facturx.generate_from_binary``: each marked file as a supplement."""
+        self.ensure_one()
+        result = {}
+        for attachment in self._chorus_pro_documents():
+            modified = attachment.write_date or attachment.create_date
+            result[attachment.name] = {
+                "filedata": attachment.raw,
+                "description": (attachment.description or attachment.name or "").strip(),
+                "afrelationship": "supplement",
+                "modification_datetime": modified.replace(tzinfo=timezone.utc) if modified else None,
+            }
+        return result
+
+    def _chorus_pro_pdfa(self, data):
+        """Make the Factur-X ``data`` a PDF/A-3 in structure with Odoo's own PDF tools, then check it.
+
+        :raises UserError: the result still breaks a structural PDF/A-3 rule (every one listed).
+        """
+        from odoo.tools.pdf import DictionaryObject, NameObject, NumberObject, OdooPdfFileReader, OdooPdfFileWriter
+
+        reader = OdooPdfFileReader(io.BytesIO(data), strict=False)
+        info = dict(reader.metadata or {})
+        writer = OdooPdfFileWriter()
+        writer.cloneReaderDocumentRoot(reader)
+        if "/Outlines" not in writer._root_object:  # convert_to_pdfa() expects one (wkhtmltopdf always writes it)
+            writer._root_object[NameObject("/Outlines")] = writer._addObject(DictionaryObject({
+                NameObject("/Type"): NameObject("/Outlines"), NameObject("/Count"): NumberObject(0),
+            }))
+        try:
+            writer.convert_to_pdfa()
+        except Exception as err:  # noqa: BLE001 - pypdf/fontTools raise many types on unusual PDFs
+            raise UserError(_(
+                "The invoice PDF could not be made a PDF/A-3: %(error)s", error=str(err) or repr(err)
+            )) from err
+        # Keep the document information the XMP describes (PDF/A: Info and XMP must agree).
+        writer.add_metadata({key: value for key, value in info.items() if isinstance(key, str)})
+        buffer = io.BytesIO()
+        writer.write(buffer)
+        result = buffer.getvalue()
+        problems = check_pdfa3(result)
+        if problems:
+            raise UserError("\n".join([
+                _("The Factur-X file of %(invoice)s is not a PDF/A-3; nothing was sent:", invoice=self.name),
+                *(f"- {problem}" for problem in problems),
+            ]))
+        return result

@@ -1,0 +1,140 @@
+"""Supporting documents: an invoice's attachment marked "send to Chorus Pro".
+
+A marked file travels embedded in the invoice's Factur-X at the deposit (see
+``account_move_documents.py``). Chorus Pro's limits (``core.attachments``) are checked when a file
+is marked, renamed or replaced, every problem at once and in words; they are checked again
+before the deposit.
+"""
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.tools.translate import LazyTranslate
+
+from ..core.attachments import format_size  # noqa: TID252
+
+_lt = LazyTranslate(__name__)
+
+# core.attachments problem code -> translated message (same placeholders as the core's English text).
+ATTACHMENT_MESSAGES = {
+    "name_missing": _lt("A file without a name cannot be sent to Chorus Pro: give it a name with an extension."),
+    "extension_missing": _lt(
+        "%(filename)s: the name has no extension; Chorus Pro needs one to know the file type "
+        "(for example .pdf). Rename the file."
+    ),
+    "extension_not_allowed": _lt(
+        "%(filename)s: Chorus Pro does not accept .%(extension)s files. Accepted: %(allowed)s."
+    ),
+    "name_too_long": _lt(
+        "%(filename)s: the name has %(length)s characters; Chorus Pro accepts at most %(max)s, "
+        "extension included. Rename the file."
+    ),
+    "file_too_large": _lt("%(filename)s: the file weighs %(size)s; Chorus Pro accepts at most %(max)s per file."),
+    "total_too_large": _lt(
+        "Together the %(count)s files weigh %(size)s; Chorus Pro accepts at most %(max)s of "
+        "attached files per invoice. Send fewer or smaller files."
+    ),
+}
+
+
+def attachment_problem_text(env, problem):
+    """The translated sentence of a ``core.attachments.AttachmentProblem``."""
+    template = ATTACHMENT_MESSAGES.get(problem.code)
+    if template is None:
+        return str(problem)
+    message = env._(template)
+    return message % problem.params
+
+
+# BT-123 of a supporting document (BG-24): the French rule BR-FR-17 (fatal) allows only these codes
+# (XP Z12-012 list, in the BR-FR Flux 2 Schematron of the factur-x library). "LISIBLE" (the readable
+# copy of the invoice) and "FEUILLE_DE_STYLE" (a style sheet) are not supporting documents: not offered.
+DOCUMENT_TYPES = [
+    ("PJA", "Supporting document"),
+    ("BON_LIVRAISON", "Delivery note"),
+    ("BON_COMMANDE", "Purchase order"),
+    ("DOCUMENT_ANNEXE", "Annex"),
+    ("BORDEREAU_SUIVI", "Tracking statement"),
+    ("BORDEREAU_SUIVI_VALIDATION", "Validated tracking statement"),
+    ("ETAT_ACOMPTE", "Down payment statement"),
+    ("RECAPITULATIF_COTRAITANCE", "Co-contracting summary"),
+    ("FACTURE_PAIEMENT_DIRECT", "Direct payment invoice"),
+    ("RIB", "Bank details (RIB)"),
+]
+DEFAULT_DOCUMENT_TYPE = "PJA"
+
+
+class IrAttachment(models.Model):
+    _inherit = "ir.attachment"
+
+    chorus_pro_send = fields.Boolean(
+        string="Chorus Pro Supporting Document",
+        copy=False,
+        help="Supporting document of the invoice: embedded in the Factur-X deposited on Chorus Pro (BG-24).",
+    )
+    chorus_pro_document_type = fields.Selection(
+        DOCUMENT_TYPES,
+        string="Document Type",
+        default=DEFAULT_DOCUMENT_TYPE,
+        help="What the document is, as Chorus Pro names it (BT-123 of the invoice's BG-24).",
+    )
+    chorus_pro_size = fields.Char(string="Size", compute="_compute_chorus_pro_size")
+
+    @api.depends("file_size")
+    def _compute_chorus_pro_size(self):
+        for attachment in self:
+            attachment.chorus_pro_size = format_size(attachment.file_size or 0)
+
+    def _chorus_pro_moves(self):
+        """The invoices these attachments belong to."""
+        ids = {attachment.res_id for attachment in self if attachment.res_model == "account.move" and attachment.res_id}
+        return self.env["account.move"].browse(sorted(ids)).exists()
+
+    @api.constrains("chorus_pro_send", "name", "file_size", "type", "res_model", "res_id")
+    def _check_chorus_pro_send(self):
+        marked = self.filtered("chorus_pro_send")
+        if not marked:
+            return
+        for attachment in marked:
+            if attachment.res_model != "account.move" or not attachment.res_id:
+                raise ValidationError(_(
+                    "%(file)s: only the files attached to an invoice can be sent to Chorus Pro.",
+                    file=attachment.name,
+                ))
+        blocks = []
+        for move in marked._chorus_pro_moves():
+            if not move._chorus_pro_is_recipient_invoice():
+                blocks.append(_(
+                    "%(invoice)s is not addressed to a Chorus Pro recipient: its files cannot be sent to Chorus Pro.",
+                    invoice=move.display_name,
+                ))
+                continue
+            problems = move._chorus_pro_document_problems()
+            if problems:
+                blocks.append("\n".join([
+                    _("These files cannot be sent to Chorus Pro with %(invoice)s:", invoice=move.display_name),
+                    *(f"- {problem}" for problem in problems),
+                ]))
+        if blocks:
+            raise ValidationError("\n\n".join(blocks))
+
+    def _chorus_pro_check_not_deposited(self):
+        """Marking (or unmarking) changes nothing once the invoice is on its way: say so."""
+        for move in self._chorus_pro_moves():
+            if not move._chorus_pro_documents_editable():
+                raise ValidationError(_(
+                    "%(invoice)s is already deposited on Chorus Pro (or being deposited): its supporting documents "
+                    "travelled with it. Files can only be added before the deposit.",
+                    invoice=move.display_name,
+                ))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        attachments = super().create(vals_list)
+        attachments.filtered("chorus_pro_send")._chorus_pro_check_not_deposited()
+        return attachments
+
+    def write(self, vals):
+        if "chorus_pro_send" in vals:
+            changed = self.filtered(lambda a: a.chorus_pro_send != bool(vals["chorus_pro_send"]))
+            changed._chorus_pro_check_not_deposited()
+        return super().write(vals)
