@@ -10,6 +10,7 @@ import io
 
 import facturx
 import pytest
+from lxml import etree
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import (
     ArrayObject,
@@ -20,7 +21,7 @@ from pypdf.generic import (
     TextStringObject,
 )
 
-from odoo_chorus_rouen.core.pdfa import check_pdfa3, embedded_files, facturx_level
+from odoo_chorus_rouen.core.pdfa import check_pdfa3, embedded_files, facturx_level, xmp_info
 from odoo_chorus_rouen.sandbox.pdf import simple_pdf
 from odoo_chorus_rouen.sandbox.sample_invoices import make_cii
 
@@ -63,8 +64,10 @@ def pdfa_like(data: bytes, *, output_intent: bool = True, file_id: bool = True, 
                     NameObject("/FontName"): NameObject("/Helvetica"),
                     NameObject("/FontFile2"): writer._add_object(font_file),
                 }))
+    # Document information = what the XMP says (factur-x writes Keywords the XMP lacks).
+    xmp = etree.fromstring(writer._root_object["/Metadata"].get_object().get_data())
+    writer.metadata = xmp_info(xmp)
     if file_id:
-        writer.add_metadata({"/Producer": "test"})
         writer._ID = ArrayObject([TextStringObject("a" * 16), TextStringObject("a" * 16)])
     out = io.BytesIO()
     writer.write(out)
@@ -90,6 +93,7 @@ def test_a_plain_facturx_only_declares_pdfa3():
     """What the factur-x library alone produces: XMP says PDF/A-3, the structure does not follow."""
     problems = codes(facturx_pdf())
     assert "output_intent" in problems and "font_not_embedded" in problems
+    assert "info" in problems  # /Keywords in the document information, absent from the XMP
     assert "xmp" not in problems and "af" not in problems
 
 
@@ -155,3 +159,19 @@ def test_embedded_files_are_described():
     )
     assert csv.data == b"jour;heures\n1;7\n"
     assert files["factur-x.xml"].relationship == "Data"
+
+
+def test_document_information_must_match_the_xmp():
+    writer = PdfWriter(clone_from=io.BytesIO(pdfa_like(facturx_pdf())))
+    writer.add_metadata({"/Producer": "Odoo"})
+    out = io.BytesIO()
+    writer.write(out)
+    (problem,) = check_pdfa3(out.getvalue())
+    assert problem.code == "info" and "Producer is 'Odoo'" in problem.message
+
+
+def test_header_needs_the_binary_comment_right_after_it():
+    data = pdfa_like(facturx_pdf())
+    assert check_pdfa3(data) == []
+    broken = data.replace(b"%PDF-1.", b"%PDF-1.", 1).replace(b"\n%\xe2\xe3\xcf\xd3", b"\n\n%\xe2\xe3\xcf\xd3", 1)
+    assert codes(broken) == ["header"]

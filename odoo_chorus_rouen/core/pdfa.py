@@ -4,6 +4,8 @@ Not a full PDF/A validator (veraPDF checks hundreds of rules); these are the str
 e-invoicing platforms and the Factur-X reference validator look at first, and that a PDF which only
 *declares* ``pdfaid:part 3`` in its XMP usually lacks (ISO 19005-3 clause in brackets):
 
+- ``header``: ``%PDF-1.n``, one end-of-line, then a ``%`` comment of at least four bytes above 127
+  [6.1.2];
 - ``encrypted``: the file is not encrypted [6.1.3];
 - ``file_id``: the trailer has a file identifier ``/ID`` [6.1.3];
 - ``output_intent``: the catalog has an ``/OutputIntents`` entry ``/GTS_PDFA1`` whose
@@ -11,6 +13,8 @@ e-invoicing platforms and the Factur-X reference validator look at first, and th
 - ``font_not_embedded``: every font used by a page (or a form it draws) is embedded [6.2.11.4];
 - ``xmp``: the XMP says ``pdfaid:part`` 3 with a conformance A, B or U [6.6.4], and its
   ``fx:ConformanceLevel`` is the level of the embedded ``factur-x.xml`` (BT-24) (Factur-X 1.0 §6.2);
+- ``info``: each document information entry that has an XMP analog (Title, Author, Subject,
+  Keywords, Creator, Producer) says the same as the XMP [6.6.2.3.1];
 - ``af``: the catalog's ``/AF`` lists every embedded file, each with an ``/AFRelationship``, and
   each embedded file stream has a MIME ``/Subtype`` [6.8]; ``factur-x.xml`` is ``Data``,
   ``Source`` or ``Alternative`` (Factur-X 1.0 §6.2.2).
@@ -36,6 +40,7 @@ __all__ = [
     "check_pdfa3",
     "embedded_files",
     "facturx_level",
+    "xmp_info",
 ]
 
 FACTURX_FILENAME = "factur-x.xml"
@@ -57,6 +62,9 @@ _NS = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "pdfaid": "http://www.aiim.org/pdfa/ns/id/",
     "fx": "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "pdf": "http://ns.adobe.com/pdf/1.3/",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
     "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
 }
@@ -278,16 +286,78 @@ def _check_fonts(reader) -> list[PdfaProblem]:
     return problems
 
 
-def _check_xmp(root, files: list[EmbeddedFile]) -> list[PdfaProblem]:
+def _xmp_root(root):
+    """The parsed XMP of the catalog; ``None`` when absent; ``ValueError`` when unreadable."""
     metadata = root.get("/Metadata")
     if metadata is None:
-        return [PdfaProblem("xmp", "No XMP metadata (/Metadata) in the catalog.")]
+        return None
     try:
-        xmp = etree.fromstring(
+        return etree.fromstring(
             metadata.get_object().get_data(), parser=etree.XMLParser(resolve_entities=False, no_network=True)
         )
     except etree.XMLSyntaxError as err:
-        return [PdfaProblem("xmp", f"The XMP metadata cannot be read: {err}")]
+        raise ValueError(f"The XMP metadata cannot be read: {err}") from err
+
+
+def xmp_info(xmp) -> dict[str, str]:
+    """The document information entries as the XMP ``xmp`` gives them (only those it has)."""
+    values = {}
+    for key, (namespace, local) in _INFO_XMP.items():
+        tag = f"{{{_NS[namespace]}}}{local}"
+        element = next(xmp.iter(tag), None)
+        if element is not None:
+            item = next(element.iter(f"{{{_NS['rdf']}}}li"), None)
+            values[key] = ((item if item is not None else element).text or "").strip()
+        else:
+            value = _xmp_value(xmp, namespace, local)
+            if value is not None:
+                values[key] = value
+    return values
+
+
+_INFO_XMP = {
+    "/Title": ("dc", "title"),
+    "/Author": ("dc", "creator"),
+    "/Subject": ("dc", "description"),
+    "/Keywords": ("pdf", "Keywords"),
+    "/Creator": ("xmp", "CreatorTool"),
+    "/Producer": ("pdf", "Producer"),
+}
+
+
+def _check_info(reader, xmp) -> list[PdfaProblem]:
+    info = reader.metadata or {}
+    expected = xmp_info(xmp) if xmp is not None else {}
+    problems = []
+    for key in _INFO_XMP:
+        value = info.get(key)
+        if value is None:
+            continue
+        if str(value).strip() != expected.get(key):
+            problems.append(PdfaProblem(
+                "info",
+                f"The document information {key[1:]} is {str(value)!r} but the XMP says "
+                f"{expected.get(key, 'nothing')!r}.",
+            ))
+    return problems
+
+
+def _check_header(data: bytes) -> list[PdfaProblem]:
+    match = re.match(rb"%PDF-1\.[0-7](\r\n|\r|\n)%(.{4})", data, re.S)
+    if not match or any(byte <= 127 for byte in match.group(2)):
+        return [PdfaProblem(
+            "header", "The file must start with %PDF-1.n, one end of line, then a binary comment (4 bytes above 127)."
+        )]
+    return []
+
+
+def _check_xmp(root, files: list[EmbeddedFile]) -> list[PdfaProblem]:
+    try:
+        xmp = _xmp_root(root)
+    except ValueError as err:
+        return [PdfaProblem("xmp", str(err))]
+    if xmp is None:
+        return [PdfaProblem("xmp", "No XMP metadata (/Metadata) in the catalog.")]
     problems = []
     part = _xmp_value(xmp, "pdfaid", "part")
     conformance = _xmp_value(xmp, "pdfaid", "conformance")
@@ -345,11 +415,15 @@ def check_pdfa3(data: bytes) -> list[PdfaProblem]:
         files = _embedded(reader)
     except Exception as err:  # noqa: BLE001 - pypdf raises many types on broken files
         return [PdfaProblem("unreadable", f"The file is not a readable PDF: {err}")]
-    problems = []
+    problems = _check_header(data)
     if not reader.trailer.get("/ID"):
         problems.append(PdfaProblem("file_id", "The trailer has no file identifier (/ID)."))
     problems += _check_output_intent(root)
     problems += _check_fonts(reader)
     problems += _check_xmp(root, files)
+    try:
+        problems += _check_info(reader, _xmp_root(root))
+    except ValueError:
+        pass  # already said by _check_xmp
     problems += _check_af(root, files)
     return problems

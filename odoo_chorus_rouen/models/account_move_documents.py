@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 from datetime import timezone
 
+from lxml import etree
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -27,7 +28,7 @@ from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
 from ..core.attachments import check_attachments, format_size  # noqa: TID252
-from ..core.pdfa import FACTURX_FILENAME, check_pdfa3, embedded_files  # noqa: TID252
+from ..core.pdfa import FACTURX_FILENAME, check_pdfa3, embedded_files, xmp_info  # noqa: TID252
 from .account_move import DEPOSITED_STATES  # a deposit exists or may exist: the files have travelled
 from .ir_attachment import attachment_problem_text
 
@@ -194,6 +195,14 @@ class AccountMove(models.Model):
             }
         return result
 
+    @api.model
+    def _chorus_pro_xmp(self, writer):
+        """The ``x:xmpmeta`` element of the PDF being written (an empty one when it has no XMP)."""
+        metadata = writer._root_object.get("/Metadata")
+        data = metadata.get_object().get_data() if metadata is not None else b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+        root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False, no_network=True))
+        return root if root.tag == "{adobe:ns:meta/}xmpmeta" else root.find(".//{adobe:ns:meta/}xmpmeta")
+
     def _chorus_pro_pdfa(self, data):
         """Make the Factur-X ``data`` a PDF/A-3 in structure with Odoo's own PDF tools, then check it.
 
@@ -215,8 +224,20 @@ class AccountMove(models.Model):
             raise UserError(_(
                 "The invoice PDF could not be made a PDF/A-3: %(error)s", error=str(err) or repr(err)
             )) from err
-        # Keep the document information the XMP describes (PDF/A: Info and XMP must agree).
-        writer.add_metadata({key: value for key, value in info.items() if isinstance(key, str)})
+        # pypdf writes its own end of line after the header: Odoo's "%PDF-1.7\n" would put a blank line
+        # between the header and the binary comment (PDF/A-3 6.1.2).
+        writer._header = writer._header.rstrip(b"\r\n")
+        # The document information must say what the XMP says (6.6.2.3.1). Odoo's writer brands every file
+        # (Info Creator/Producer "Odoo"): the XMP says so too (add_file_metadata); factur-x writes Info
+        # Keywords the XMP lacks: dropped. Title/Author/Subject/dates are factur-x's, in both.
+        xmp = self._chorus_pro_xmp(writer)
+        for namespace, tag in (("http://ns.adobe.com/pdf/1.3/", "Producer"), ("http://ns.adobe.com/xap/1.0/",
+                                                                              "CreatorTool")):
+            for element in xmp.iter(f"{{{namespace}}}{tag}"):
+                element.text = "Odoo"
+        writer.add_file_metadata(etree.tostring(xmp, encoding="UTF-8"))
+        dates = {key: info[key] for key in ("/CreationDate", "/ModDate") if key in info}
+        writer.metadata = {**xmp_info(xmp), **dates}
         buffer = io.BytesIO()
         writer.write(buffer)
         result = buffer.getvalue()
