@@ -12,7 +12,9 @@
   conversion for PDFs it believes are PDF/A already (Debian's wkhtmltopdf output), the Chorus path
   always runs it, then checks the result with ``core.pdfa.check_pdfa3``: nothing is deposited that
   fails it.
-* The tab lists what was sent, read from the deposited file itself (name, size, date).
+* Once the invoice is deposited, the tab lists what was sent (name, type, size, date); those files
+  can no longer be unmarked, renamed, replaced or deleted (``ir_attachment.py``): the list stays
+  what Chorus Pro received.
 """
 
 from __future__ import annotations
@@ -21,14 +23,12 @@ import io
 from datetime import timezone
 
 from lxml import etree
-from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import format_datetime
 
-from ..core.attachments import check_attachments, format_size  # noqa: TID252
-from ..core.pdfa import FACTURX_FILENAME, check_pdfa3, embedded_files, xmp_info  # noqa: TID252
+from ..core.attachments import check_attachments  # noqa: TID252
+from ..core.pdfa import FACTURX_FILENAME, check_pdfa3, xmp_info  # noqa: TID252
 from .account_move import DEPOSITED_STATES  # a deposit exists or may exist: the files have travelled
 from .ir_attachment import attachment_problem_text
 
@@ -54,12 +54,6 @@ class AccountMove(models.Model):
         help="New files to attach to the invoice and send to Chorus Pro with it.",
     )
     chorus_pro_documents_editable = fields.Boolean(compute="_compute_chorus_pro_documents_editable")
-    chorus_pro_sent_documents = fields.Html(
-        string="Sent Supporting Documents",
-        compute="_compute_chorus_pro_sent_documents",
-        sanitize=False,
-        help="The supporting documents embedded in the Factur-X deposited on Chorus Pro, read from that file.",
-    )
 
     # -------------------------------------------------------------------------
     # The marked files
@@ -144,38 +138,6 @@ class AccountMove(models.Model):
     def _compute_chorus_pro_documents_editable(self):
         for move in self:
             move.chorus_pro_documents_editable = move._chorus_pro_documents_editable()
-
-    # -------------------------------------------------------------------------
-    # What was sent
-    # -------------------------------------------------------------------------
-
-    @api.depends("chorus_pro_attachment_id", "chorus_pro_deposit_date", "chorus_pro_state")
-    def _compute_chorus_pro_sent_documents(self):
-        for move in self:
-            move.chorus_pro_sent_documents = move._chorus_pro_sent_documents_html()
-
-    def _chorus_pro_sent_documents_html(self):
-        self.ensure_one()
-        if self.chorus_pro_state not in DEPOSITED_STATES or not self.chorus_pro_attachment_id:
-            return False
-        try:
-            files = [f for f in embedded_files(self.chorus_pro_attachment_id.raw) if f.name != FACTURX_FILENAME]
-        except ValueError:
-            return False
-        if not files:
-            return Markup("<p class='text-muted mb-0'>%s</p>") % _("No supporting document was sent with this invoice.")
-        when = (format_datetime(self.env, self.chorus_pro_deposit_date) if self.chorus_pro_deposit_date
-                else _("being deposited"))
-        rows = Markup("").join(
-            Markup("<tr><td>%s</td><td>%s</td><td class='text-end'>%s</td><td>%s</td></tr>")
-            % (file.name, file.description, format_size(file.size), when)
-            for file in files
-        )
-        head = Markup("<tr><th>%s</th><th>%s</th><th class='text-end'>%s</th><th>%s</th></tr>") % (
-            _("File"), _("Description"), _("Size"), _("Sent On"),
-        )
-        return Markup("<table class='table table-sm o_chorus_pro_sent_documents mb-0'><thead>%s</thead>"
-                      "<tbody>%s</tbody></table>") % (head, rows)
 
     # -------------------------------------------------------------------------
     # Building the deposited file (called from _chorus_pro_build_file)

@@ -61,6 +61,8 @@ DOCUMENT_TYPES = [
     ("RIB", "Bank details (RIB)"),
 ]
 DEFAULT_DOCUMENT_TYPE = "PJA"
+# Fields of a sent supporting document that would make the list of what was sent lie.
+PROTECTED_FIELDS = {"name", "raw", "datas", "db_datas", "store_fname", "res_model", "res_id", "type", "url"}
 
 
 class IrAttachment(models.Model):
@@ -78,11 +80,23 @@ class IrAttachment(models.Model):
         help="What the document is, as Chorus Pro names it (BT-123 of the invoice's BG-24).",
     )
     chorus_pro_size = fields.Char(string="Size", compute="_compute_chorus_pro_size")
+    chorus_pro_sent_on = fields.Datetime(
+        string="Sent On",
+        compute="_compute_chorus_pro_sent_on",
+        help="When the invoice this supporting document travelled with was deposited on Chorus Pro.",
+    )
 
     @api.depends("file_size")
     def _compute_chorus_pro_size(self):
         for attachment in self:
             attachment.chorus_pro_size = format_size(attachment.file_size or 0)
+
+    def _compute_chorus_pro_sent_on(self):
+        for attachment in self:
+            move = attachment._chorus_pro_moves() if attachment.chorus_pro_send else None
+            attachment.chorus_pro_sent_on = (
+                move.chorus_pro_deposit_date if move and not move._chorus_pro_documents_editable() else False
+            )
 
     def _chorus_pro_moves(self):
         """The invoices these attachments belong to."""
@@ -133,8 +147,27 @@ class IrAttachment(models.Model):
         attachments.filtered("chorus_pro_send")._chorus_pro_check_not_deposited()
         return attachments
 
+    def _chorus_pro_sent(self):
+        """The marked attachments whose invoice is deposited (or being deposited): what Chorus Pro received."""
+        marked = self.filtered(lambda a: a.chorus_pro_send and a.res_model == "account.move" and a.res_id)
+        deposited = marked._chorus_pro_moves().filtered(lambda move: not move._chorus_pro_documents_editable())
+        return marked.filtered(lambda a: a.res_id in deposited.ids)
+
     def write(self, vals):
         if "chorus_pro_send" in vals:
             changed = self.filtered(lambda a: a.chorus_pro_send != bool(vals["chorus_pro_send"]))
             changed._chorus_pro_check_not_deposited()
+        if PROTECTED_FIELDS.intersection(vals):
+            self._chorus_pro_sent()._chorus_pro_refuse_change()
         return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_chorus_pro_sent(self):
+        self._chorus_pro_sent()._chorus_pro_refuse_change()
+
+    def _chorus_pro_refuse_change(self):
+        if self:
+            raise ValidationError(_(
+                "%(files)s travelled to Chorus Pro with the invoice: kept as sent, it cannot be renamed, replaced "
+                "or deleted.", files=", ".join(self.mapped("name")),
+            ))

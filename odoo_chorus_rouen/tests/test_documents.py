@@ -102,15 +102,19 @@ class TestChorusProDocuments(ChorusSandboxCase):
         # PDF/A-3 in structure, with the documents.
         self.assertPdfa3(data)
 
-        # The Chorus Pro tab lists what was sent; nothing can be added any more.
+        # The Chorus Pro tab lists what was sent; it stays what Chorus Pro received.
         self.assertFalse(invoice.chorus_pro_documents_editable)
-        sent = str(invoice.chorus_pro_sent_documents)
-        self.assertIn(existing.name, sent)
-        self.assertIn(upload.name, sent)
-        self.assertNotIn("photo-chantier.png", sent)
+        self.assertEqual(invoice.chorus_pro_document_ids, existing | upload)
+        self.assertEqual(set(invoice.chorus_pro_document_ids.mapped("chorus_pro_sent_on")),
+                         {invoice.chorus_pro_deposit_date})
         late = self.attach(invoice, "attestation.pdf", simple_pdf(["Attestation"]))
         with self.assertRaisesMessage(ValidationError, invoice.name, "already deposited"):
             late.chorus_pro_send = True
+        with self.assertRaisesMessage(ValidationError, existing.name, "kept as sent"):
+            existing.unlink()
+        with self.assertRaisesMessage(ValidationError, upload.name, "kept as sent"):
+            upload.name = "autre-nom.csv"
+        late.unlink()  # a file that did not travel stays free
 
     def test_without_documents_the_deposited_file_is_pdfa3_too(self):
         invoice = self.make_invoice(partner=self.budgets["transports"], post=True)
@@ -119,7 +123,7 @@ class TestChorusProDocuments(ChorusSandboxCase):
         data = self.deposited(invoice)
         self.assertEqual([f.name for f in embedded_files(data)], [FACTURX_FILENAME])
         self.assertPdfa3(data)
-        self.assertIn("No supporting document", str(invoice.chorus_pro_sent_documents))
+        self.assertFalse(invoice.chorus_pro_document_ids)
 
     def test_a_12_mb_file_and_an_exe_are_refused_when_marked(self):
         invoice = self.make_invoice()
