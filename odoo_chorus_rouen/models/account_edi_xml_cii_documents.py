@@ -2,7 +2,8 @@
 
 Each file marked "send to Chorus Pro" travels embedded in the Factur-X PDF (``/AFRelationship
 /Supplement``, with its name, MIME type and description on the PDF file specification) and is
-described in the XML as one ``ram:AdditionalReferencedDocument``:
+described in the XML as one ``ram:AdditionalReferencedDocument`` (only in the file the send job
+builds, which embeds them: context key ``chorus_pro_embed_documents``):
 
 * BT-122 ``IssuerAssignedID``: the file name, which is also the name of the file embedded in the
   PDF, so a reader finds the file from the XML (BR-52: mandatory);
@@ -45,6 +46,8 @@ class AccountEdiXmlCII(models.AbstractModel):
     def _chorus_pro_fix_tree(self, invoice, tree):
         # EXTENDS odoo_chorus_rouen: BG-24 for every supporting document marked "send to Chorus Pro".
         result = super()._chorus_pro_fix_tree(invoice, tree)
+        if not self.env.context.get("chorus_pro_embed_documents"):
+            return result  # only the send job's Factur-X embeds the files (account_move_documents.py)
         agreement = _find(tree, "./rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement")
         for old in agreement.findall("./ram:AdditionalReferencedDocument", NS):
             if (old.findtext("./ram:TypeCode", namespaces=NS) or "").strip() == TYPE_CODE_SUPPORTING_DOCUMENT:

@@ -143,6 +143,11 @@ class AccountMove(models.Model):
     # Building the deposited file (called from _chorus_pro_build_file)
     # -------------------------------------------------------------------------
 
+    def _chorus_pro_build_file(self):
+        # EXTENDS odoo_chorus_rouen: the CII describes the supporting documents (BG-24) only in the file
+        # that embeds them, not in the Factur-X Odoo's own Send & Print builds.
+        return super(AccountMove, self.with_context(chorus_pro_embed_documents=True))._chorus_pro_build_file()
+
     def _chorus_pro_facturx_attachments(self):
         """The ``attachments`` argument of ``facturx.generate_from_binary``: each marked file as a supplement."""
         self.ensure_one()

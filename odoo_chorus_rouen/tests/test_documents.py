@@ -99,6 +99,10 @@ class TestChorusProDocuments(ChorusSandboxCase):
             upload.name: ("916", "PJA"),
         })
 
+        # Odoo's own Factur-X export (Send & Print) does not embed them, so it does not describe them.
+        odoo_xml, _errors = self.env["account.edi.xml.cii"]._export_invoice(invoice)
+        self.assertNotIn(b"AdditionalReferencedDocument", odoo_xml)
+
         # PDF/A-3 in structure, with the documents.
         self.assertPdfa3(data)
 
