@@ -27,10 +27,14 @@ from lxml import etree
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..core.attachments import check_attachments  # noqa: TID252
+from ..core.attachments import MIB, check_attachments, format_size  # noqa: TID252
 from ..core.pdfa import FACTURX_FILENAME, check_pdfa3, xmp_info  # noqa: TID252
 from .account_move import DEPOSITED_STATES  # a deposit exists or may exist: the files have travelled
 from .ir_attachment import attachment_problem_text
+
+# Largest file deposerFluxFacture takes: "10 MB a file" [U] (CHORUS_PRO_API.md §4; the sandbox refuses
+# bigger deposits with HTTP 413). The supporting documents travel inside that one file.
+DEPOSIT_MAX_SIZE = 10 * MIB
 
 
 class AccountMove(models.Model):
@@ -89,10 +93,15 @@ class AccountMove(models.Model):
             elif name.lower() in seen:
                 problems.append(_("Two files are named %(file)s: rename one of them.", file=name))
             seen.add(name.lower())
-        problems += [
-            attachment_problem_text(self.env, problem)
-            for problem in check_attachments((a.name, a.file_size or 0) for a in documents)
-        ]
+        found = check_attachments((a.name, a.file_size or 0) for a in documents)
+        problems += [attachment_problem_text(self.env, problem) for problem in found]
+        total = sum(a.file_size or 0 for a in documents)
+        if total > DEPOSIT_MAX_SIZE and not any(problem.code == "total_too_large" for problem in found):
+            problems.append(_(
+                "Together the files weigh %(size)s: embedded in the invoice's Factur-X, they go over the %(max)s "
+                "Chorus Pro accepts for one deposit. Send fewer or smaller files.",
+                size=format_size(total), max=format_size(DEPOSIT_MAX_SIZE),
+            ))
         return problems
 
     def _chorus_pro_check_issues(self):
@@ -146,7 +155,16 @@ class AccountMove(models.Model):
     def _chorus_pro_build_file(self):
         # EXTENDS odoo_chorus_rouen: the CII describes the supporting documents (BG-24) only in the file
         # that embeds them, not in the Factur-X Odoo's own Send & Print builds.
-        return super(AccountMove, self.with_context(chorus_pro_embed_documents=True))._chorus_pro_build_file()
+        data, filename, syntax = super(
+            AccountMove, self.with_context(chorus_pro_embed_documents=True)
+        )._chorus_pro_build_file()
+        if len(data) > DEPOSIT_MAX_SIZE:
+            raise UserError(_(
+                "With its supporting documents, the Factur-X file of %(invoice)s weighs %(size)s: Chorus Pro accepts "
+                "at most %(max)s for one deposit. Send fewer or smaller supporting documents.",
+                invoice=self.name, size=format_size(len(data)), max=format_size(DEPOSIT_MAX_SIZE),
+            ))
+        return data, filename, syntax
 
     def _chorus_pro_facturx_attachments(self):
         """The ``attachments`` argument of ``facturx.generate_from_binary``: each marked file as a supplement."""

@@ -144,6 +144,14 @@ class TestChorusProDocuments(ChorusSandboxCase):
         with self.assertRaisesMessage(ValidationError, "installeur.exe: Chorus Pro does not accept .exe files."):
             invoice.chorus_pro_document_upload_ids = [Command.link(upload.id)]
 
+    def test_files_that_would_not_fit_in_one_deposit_are_refused(self):
+        invoice = self.make_invoice()
+        first = self.attach(invoice, "plan-1.pdf", b"%PDF-1.4\n" + bytes(6 * MB))
+        second = self.attach(invoice, "plan-2.pdf", b"%PDF-1.4\n" + bytes(6 * MB))
+        first.chorus_pro_send = True  # 6 MB: fine alone
+        with self.assertRaisesMessage(ValidationError, "Together the files weigh 12.0 MB", "10.0 MB"):
+            second.chorus_pro_send = True
+
     def test_only_invoices_to_a_chorus_pro_recipient(self):
         invoice = self.make_invoice(partner=self.customer)
         attachment = self.attach(invoice, "bon.pdf", simple_pdf(["BL"]))
