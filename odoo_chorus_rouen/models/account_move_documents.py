@@ -27,10 +27,10 @@ from lxml import etree
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..core.attachments import MIB, check_attachments, format_size  # noqa: TID252
+from ..core.attachments import MAX_FILE_SIZE, MIB, check_attachments  # noqa: TID252
 from ..core.pdfa import FACTURX_FILENAME, check_pdfa3, xmp_info  # noqa: TID252
 from .account_move import DEPOSITED_STATES  # a deposit exists or may exist: the files have travelled
-from .ir_attachment import attachment_problem_text
+from .ir_attachment import attachment_problem_text, size_text
 
 # Largest file deposerFluxFacture takes: "10 MB a file" [U] (CHORUS_PRO_API.md §4; the sandbox refuses
 # bigger deposits with HTTP 413). The supporting documents travel inside that one file.
@@ -95,12 +95,13 @@ class AccountMove(models.Model):
             seen.add(name.lower())
         found = check_attachments((a.name, a.file_size or 0) for a in documents)
         problems += [attachment_problem_text(self.env, problem) for problem in found]
-        total = sum(a.file_size or 0 for a in documents)
+        # Files already too big on their own are said above: the deposit's total counts the others.
+        total = sum(a.file_size or 0 for a in documents if (a.file_size or 0) <= MAX_FILE_SIZE)
         if total > DEPOSIT_MAX_SIZE and not any(problem.code == "total_too_large" for problem in found):
             problems.append(_(
                 "Together the files weigh %(size)s: embedded in the invoice's Factur-X, they go over the %(max)s "
                 "Chorus Pro accepts for one deposit. Send fewer or smaller files.",
-                size=format_size(total), max=format_size(DEPOSIT_MAX_SIZE),
+                size=size_text(self.env, total), max=size_text(self.env, DEPOSIT_MAX_SIZE),
             ))
         return problems
 
@@ -162,7 +163,7 @@ class AccountMove(models.Model):
             raise UserError(_(
                 "With its supporting documents, the Factur-X file of %(invoice)s weighs %(size)s: Chorus Pro accepts "
                 "at most %(max)s for one deposit. Send fewer or smaller supporting documents.",
-                invoice=self.name, size=format_size(len(data)), max=format_size(DEPOSIT_MAX_SIZE),
+                invoice=self.name, size=size_text(self.env, len(data)), max=size_text(self.env, DEPOSIT_MAX_SIZE),
             ))
         return data, filename, syntax
 

@@ -6,13 +6,18 @@ is marked, renamed or replaced, every problem at once and in words; they are che
 before the deposit.
 """
 
+import re
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools import formatLang
 from odoo.tools.translate import LazyTranslate
 
-from ..core.attachments import format_size  # noqa: TID252
+from ..core.attachments import MIB  # noqa: TID252
 
 _lt = LazyTranslate(__name__)
+
+SIZE_RE = re.compile(r"(\d+(?:\.\d+)?) (bytes|KB|MB)")  # what core.attachments.format_size writes
 
 # core.attachments problem code -> translated message (same placeholders as the core's English text).
 ATTACHMENT_MESSAGES = {
@@ -36,13 +41,33 @@ ATTACHMENT_MESSAGES = {
 }
 
 
+def size_text(env, size):
+    """A size in bytes in words, in the user's language (MiB-based like Chorus Pro's limits)."""
+    if size < 1024:
+        return env._("%(size)s bytes", size=size)
+    unit = env._("KB") if size < MIB else env._("MB")
+    value = size / 1024 if size < MIB else size / MIB
+    return f"{formatLang(env, value, digits=1)} {unit}"
+
+
+def _localized_params(env, params):
+    """The problem's parameters, with its sizes (``core.attachments.format_size`` English text) in words."""
+    result = dict(params)
+    for key, value in params.items():
+        match = SIZE_RE.fullmatch(str(value))
+        if match:
+            number, unit = float(match.group(1)), match.group(2)
+            result[key] = size_text(env, round(number * {"bytes": 1, "KB": 1024, "MB": MIB}[unit]))
+    return result
+
+
 def attachment_problem_text(env, problem):
     """The translated sentence of a ``core.attachments.AttachmentProblem``."""
     template = ATTACHMENT_MESSAGES.get(problem.code)
     if template is None:
         return str(problem)
     message = env._(template)
-    return message % problem.params
+    return message % _localized_params(env, problem.params)
 
 
 # BT-123 of a supporting document (BG-24): the French rule BR-FR-17 (fatal) allows only these codes
@@ -89,7 +114,7 @@ class IrAttachment(models.Model):
     @api.depends("file_size")
     def _compute_chorus_pro_size(self):
         for attachment in self:
-            attachment.chorus_pro_size = format_size(attachment.file_size or 0)
+            attachment.chorus_pro_size = size_text(self.env, attachment.file_size or 0)
 
     def _compute_chorus_pro_sent_on(self):
         for attachment in self:

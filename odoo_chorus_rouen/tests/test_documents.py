@@ -137,8 +137,9 @@ class TestChorusProDocuments(ChorusSandboxCase):
             ValidationError,
             "plan-des-travaux.pdf: the file weighs 12.0 MB; Chorus Pro accepts at most 10.0 MB per file.",
             "outil.exe: Chorus Pro does not accept .exe files.",
-        ):
+        ) as caught:
             invoice.chorus_pro_document_ids = [Command.link(big.id), Command.link(exe.id)]  # every problem at once
+        self.assertNotIn("Together", str(caught.exception.args[0]))  # the big file is said once
         self.assertFalse((big | exe).filtered("chorus_pro_send"))
         upload = self.env["ir.attachment"].create({"name": "installeur.exe", "raw": b"MZ"})
         with self.assertRaisesMessage(ValidationError, "installeur.exe: Chorus Pro does not accept .exe files."):
