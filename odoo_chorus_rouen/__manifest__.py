@@ -24,6 +24,7 @@
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/account_move_views.xml",
+        "views/account_move_documents_views.xml",
         "wizard/chorus_pro_recycle_views.xml",
     ],
     "installable": True,

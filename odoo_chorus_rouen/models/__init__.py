@@ -13,3 +13,6 @@ from . import res_partner_directory_refresh
 from . import res_company_directory_refresh
 from . import res_config_settings_directory_refresh
 from . import account_move_directory
+from . import ir_attachment
+from . import account_move_documents
+from . import account_edi_xml_cii_documents

@@ -254,6 +254,7 @@ class AccountMove(models.Model):
         try:
             facturx_pdf = facturx.generate_from_binary(
                 pdf, xml, flavor="factur-x", level="en16931", check_xsd=False, lang=lang,
+                attachments=self._chorus_pro_facturx_attachments(),  # supporting documents (account_move_documents)
                 pdf_metadata={
                     "author": self.company_id.name,
                     "keywords": "Factur-X, Invoice",
@@ -263,6 +264,7 @@ class AccountMove(models.Model):
             )
         except Exception as err:  # noqa: BLE001 - factur-x raises bare exceptions
             raise UserError(_("The Factur-X file could not be built: %(error)s", error=str(err))) from err
+        facturx_pdf = self._chorus_pro_pdfa(facturx_pdf)  # PDF/A-3 in structure (account_move_documents)
         recipient = self._chorus_pro_recipient()
         buyer_siret = compact_siret(recipient.siret or "")
         requirements = {buyer_siret: self._chorus_pro_requirements(recipient, self.buyer_reference)}

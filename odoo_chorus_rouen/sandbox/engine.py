@@ -31,6 +31,7 @@ from typing import Any
 from ..core.budgets import compact_siret
 from ..core.status import INVOICE_STATUSES
 from . import directory as dirmod
+from . import embedded
 from .clock import Clock, format_date, format_datetime, format_minutes, parse_moment
 from .pdf import simple_pdf
 from .rules import (
@@ -412,6 +413,7 @@ class Engine:
             elif layer != "chorus":
                 rule = getattr(finding, "rule", None)
                 entry["business"].append(f"[{rule}] {text}" if rule else text)
+        entry["technical"] += [_technical(code, label) for code, label in embedded.problems(data)]
         del entry["technical"][MAX_TECHNICAL_ERRORS:]
         if not entry["technical"] and not facts:
             entry["technical"].append(_technical("REJ_FICHIER", f"Le fichier {name} n'a pas pu etre lu."))

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import directory as dirmod
 from . import directory_truth
+from . import embedded
 from .clock import format_datetime
 from .duplicates import duplicate_report
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
@@ -552,6 +553,7 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("POST", re.compile(r"/sandbox/invoices/(\d+)/status"), _c_invoice_status),
     ("GET", re.compile(r"/sandbox/calls"), _c_calls),
     ("DELETE", re.compile(r"/sandbox/calls"), _c_calls_delete),
+    *embedded.CONTROL_ROUTES,
 ]
 _CONTROL_ROUTES += [(method, re.compile(path), function) for method, path, function in directory_truth.CONTROL_ROUTES]
 
@@ -817,6 +819,10 @@ class SandboxServer:
     def flow(self, number: str) -> dict[str, Any]:
         self.engine.tick()
         return self.engine.flow(number)
+
+    def flow_embedded(self, number: str) -> dict[str, Any]:
+        """The files embedded in each invoice file of flow ``number`` (``embedded.flow_embedded``)."""
+        return embedded.flow_embedded(self, number)
 
     def invoices(self, number: str | None = None, flow_number: str | None = None) -> list[dict[str, Any]]:
         self.engine.tick()

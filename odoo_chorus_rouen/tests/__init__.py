@@ -7,3 +7,4 @@ from . import test_send
 from . import test_settings
 from . import test_sync
 from . import test_directory_refresh
+from . import test_documents
