@@ -114,8 +114,8 @@ class EcbRate:
 
 _ECB_TABLE = "ECB, Key ECB interest rates table (sdw mirror, read 2026-12)"
 #: MRO rate on 1 January / 1 July. 2026 H2 is not shipped: no source about the ECB's 2026 decisions
-#: could be found here. An accountant adds it in Odoo (Accounting > Configuration), the command line
-#: takes ``--ecb-rate``.
+#: could be found here. An accountant adds it in Odoo (Accounting > Configuration > Invoicing > ECB Rates
+#: (Chorus Pro)); the command line takes ``--ecb-rate``.
 ECB_MRO_RATES: tuple[EcbRate, ...] = (
     EcbRate(2022, 1, Decimal("0.00"), date(2016, 3, 16), _ECB_TABLE, "confirmed"),
     EcbRate(2022, 2, Decimal("0.00"), date(2016, 3, 16), _ECB_TABLE + "; next change on 27 Jul 2022", "confirmed"),

@@ -275,7 +275,7 @@ class AccountMove(models.Model):
         params = err.params
         return self.env._(
             "The ECB main refinancing rate of %(half)s (in force on %(first_day)s) is missing, so the late-payment "
-            "interest that started to run on %(start)s cannot be computed. Add it in Accounting > Configuration > "
+            "interest that started to run on %(start)s cannot be computed. Add it in Configuration > Invoicing > "
             "ECB Rates (Chorus Pro); the ECB publishes its key interest rates on ecb.europa.eu.",
             half=self._chorus_pro_half_year_label(params["year"], params["half"]),
             first_day=format_date(self.env, fields.Date.to_date(params["first_day"])),

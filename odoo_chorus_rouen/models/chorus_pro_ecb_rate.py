@@ -1,7 +1,7 @@
 """The ECB main refinancing operations rate per calendar half-year, for late-payment interest.
 
 Shipped with the rates of ``core.late_payment.ECB_MRO_RATES`` and their sources; an accountant adds
-or corrects a half-year in Accounting > Configuration > ECB Rates (Chorus Pro).
+or corrects a half-year in Accounting > Configuration > Invoicing > ECB Rates (Chorus Pro).
 """
 
 from datetime import date
