@@ -1,4 +1,4 @@
-"""``chorus-rouen track --invoice``: the payment delay, days late and the amounts due, from the sandbox's dated history."""
+"""``chorus-rouen track --invoice``: the payment delay, days late and amounts due, from a dated history."""
 
 import pytest
 import requests
