@@ -83,7 +83,7 @@ class AccountMove(models.Model):
         string="Days Late", compute="_compute_chorus_pro_late_payment", store=True, aggregator="sum",
     )
     chorus_pro_late_rate = fields.Float(
-        string="Late-Payment Interest Rate (%)", digits=(6, 3), compute="_compute_chorus_pro_late_payment",
+        string="Late-Payment Interest Rate (%)", digits=(6, 2), compute="_compute_chorus_pro_late_payment",
         store=True, aggregator=None, help="ECB main refinancing rate of the half-year + 8 points.",
     )
     chorus_pro_late_interest = fields.Monetary(

@@ -24,6 +24,8 @@ class ChorusProLatePaymentClaim(models.TransientModel):
                               ondelete="cascade")
     partner_id = fields.Many2one(related="move_id.partner_id", string="Budget")
     siret = fields.Char(related="move_id.partner_id.siret", string="SIRET")
+    buyer_reference = fields.Char(related="move_id.buyer_reference", string="Service Code")
+    purchase_order_reference = fields.Char(related="move_id.purchase_order_reference", string="Engagement Number")
     company_id = fields.Many2one(related="move_id.company_id")
     currency_id = fields.Many2one(related="move_id.company_currency_id")
     summary = fields.Text(related="move_id.chorus_pro_delay_summary", string="Payment Delay")
