@@ -26,13 +26,13 @@ class ChorusProEcbRate(models.Model):
     )
     rate = fields.Float(
         string="ECB Rate (%)",
-        digits=(6, 3),
+        digits=(6, 2),
         required=True,
         help="Rate of the ECB's main refinancing operations in force on the first day of the half-year "
         "(Code de la commande publique, R2192-31). Interest that starts to run in this half-year is "
         "charged at this rate plus 8 points.",
     )
-    interest_rate = fields.Float(string="Interest Rate (%)", digits=(6, 3), compute="_compute_interest_rate")
+    interest_rate = fields.Float(string="Interest Rate (%)", digits=(6, 2), compute="_compute_interest_rate")
     first_day = fields.Date(string="First Day", compute="_compute_interest_rate")
     in_force_since = fields.Date(string="In Force Since", help="Effective date of the ECB decision that set this rate.")
     source = fields.Char(string="Source", help="Where the rate was read (ECB table, official journal, press...).")
