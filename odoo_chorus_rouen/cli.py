@@ -303,6 +303,10 @@ def cmd_track(args: argparse.Namespace) -> int:
         )
         if invoice.comment:
             _out(f"  {invoice.comment}")
+        if args.invoice:
+            from .track_late_payment import print_delay
+
+            print_delay(client, invoice, args, _out)
     return EXIT_OK
 
 
@@ -376,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("flow", nargs="?", metavar="FLOW_NUMBER")
     p.add_argument("--invoice", metavar="NUMBER", help="look the invoice up by its number instead")
+    from .track_late_payment import add_options
+
+    add_options(p)  # --delay, --ecb-rate: the payment delay of --invoice
     _add_platform_options(p)
     p.set_defaults(func=cmd_track)
 

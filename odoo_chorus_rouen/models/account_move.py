@@ -307,7 +307,7 @@ class AccountMove(models.Model):
                 currency=self.currency_id.name,
             ))
         untaxed = self.invoice_line_ids.filtered(lambda line: line.display_type == "product" and not line.tax_ids)
-        if untaxed:
+        if untaxed and not self._chorus_pro_outside_vat_scope():  # a late-payment claim has no VAT by law
             # BR-CO-04 / BR-CO-18: without a VAT category the file fails EN 16931 and Chorus Pro rejects it.
             issues.append(_(
                 "Every invoice line needs a VAT tax (BT-151/BT-152); when no VAT applies, use a zero-rate or "

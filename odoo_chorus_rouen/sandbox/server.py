@@ -34,6 +34,7 @@ from .clock import format_datetime
 from .duplicates import duplicate_report
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
 from .faults import FaultBox, FaultError
+from .history import write_history
 from .store import Store
 
 __all__ = ["ROUTES", "SandboxServer", "main", "serve_forever"]
@@ -515,6 +516,10 @@ def _c_invoice_status(sb: SandboxServer, payload: dict, query: dict, invoice_id:
     return 200, sb.set_invoice_status(int(invoice_id), payload["status"], payload.get("comment"))
 
 
+def _c_invoice_history(sb: SandboxServer, payload: dict, query: dict, invoice_id: str) -> tuple[int, Any]:
+    return 200, write_history(sb.engine, int(invoice_id), payload.get("entries"), bool(payload.get("replace")))
+
+
 def _c_seed(sb: SandboxServer, payload: dict, query: dict) -> tuple[int, Any]:
     return 201, sb.seed_invoices(**payload)
 
@@ -551,6 +556,7 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("POST", re.compile(r"/sandbox/invoices/seed"), _c_seed),
     ("GET", re.compile(r"/sandbox/invoices/(\d+)"), _c_invoice),
     ("POST", re.compile(r"/sandbox/invoices/(\d+)/status"), _c_invoice_status),
+    ("POST", re.compile(r"/sandbox/invoices/(\d+)/history"), _c_invoice_history),
     ("GET", re.compile(r"/sandbox/calls"), _c_calls),
     ("DELETE", re.compile(r"/sandbox/calls"), _c_calls_delete),
     *embedded.CONTROL_ROUTES,

@@ -8,3 +8,4 @@ from . import test_settings
 from . import test_sync
 from . import test_directory_refresh
 from . import test_documents
+from . import test_late_payment

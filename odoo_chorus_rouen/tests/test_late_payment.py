@@ -1,0 +1,198 @@
+"""Late public payment in Odoo, against the sandbox: the delay from Chorus Pro's dated history, the figures on
+the invoice, the report, and the claim invoice sent to Chorus Pro once, without VAT, to the late invoice's budget."""
+
+from datetime import date
+
+import requests
+from lxml import etree
+
+from odoo.exceptions import UserError
+from odoo.tests import Form, tagged
+
+from odoo.addons.odoo_chorus_rouen.core.validation import extract_xml
+
+from .test_send import ChorusSandboxCase
+
+NS = {
+    "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100",
+}
+PAID_LATE = [
+    {"status": "DEPOSEE", "at": "2026-02-27 16:00"},
+    {"status": "MISE_A_DISPOSITION", "at": "2026-03-02"},
+    {"status": "MANDATEE", "at": "2026-04-15"},
+    {"status": "MISE_EN_PAIEMENT", "at": "2026-04-20"},
+]
+SUSPENDED_10_DAYS = [
+    {"status": "DEPOSEE", "at": "2026-02-27 16:00"},
+    {"status": "MISE_A_DISPOSITION", "at": "2026-03-02 09:00"},
+    {"status": "SUSPENDUE", "at": "2026-03-02 15:00", "comment": "Bon de livraison manquant"},
+    {"status": "COMPLETEE", "at": "2026-03-12"},
+    {"status": "MISE_EN_PAIEMENT", "at": "2026-04-20"},
+]
+PAID_ON_TIME = [
+    {"status": "MISE_A_DISPOSITION", "at": "2026-03-02"},
+    {"status": "MISE_EN_PAIEMENT", "at": "2026-03-25"},
+]
+
+
+@tagged("post_install", "-at_install")
+class TestChorusProLatePayment(ChorusSandboxCase):
+    def delivered_invoice(self, partner=None):
+        """A 12,000.00 EUR invoice (10,000.00 + 20 % VAT) deposited, integrated and made available."""
+        invoice = self.make_invoice(post=True, partner=partner, price=10000.0, quantity=1)
+        self.assertEqual(invoice.amount_total, 12000.0)
+        self.send()
+        self.sync()
+        self.assertEqual(invoice.chorus_pro_status, "MISE_A_DISPOSITION")
+        return invoice
+
+    def script_history(self, invoice, entries):
+        """The recipient's dated history, through the sandbox's control API; then read by Odoo."""
+        answer = requests.post(
+            f"{self.sandbox.url}/sandbox/invoices/{invoice.chorus_pro_invoice_id}/history",
+            json={"entries": entries, "replace": True},
+            timeout=10,
+        )
+        self.assertEqual(answer.status_code, 200, answer.text)
+        invoice.action_chorus_pro_read_history()
+
+    def test_paid_19_days_late_then_9_with_a_suspension(self):
+        invoice = self.delivered_invoice()
+        self.assertEqual(invoice.chorus_pro_late_state, "running", "made available today: the delay runs")
+        self.script_history(invoice, PAID_LATE)
+        # Hand computation (tests/test_late_payment.py): due 2026-04-01, 19 days, 12,000.00 x (2.15 + 8) % x 19 / 365.
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_late")
+        self.assertEqual(invoice.chorus_pro_payment_delay, 30)
+        self.assertEqual(invoice.chorus_pro_available_date, date(2026, 3, 2))
+        self.assertEqual(invoice.chorus_pro_due_date, date(2026, 4, 1))
+        self.assertEqual(invoice.chorus_pro_paid_date, date(2026, 4, 20))
+        self.assertEqual(invoice.chorus_pro_days_late, 19)
+        self.assertAlmostEqual(invoice.chorus_pro_late_rate, 10.15)
+        self.assertAlmostEqual(invoice.chorus_pro_late_interest, 63.40)
+        self.assertAlmostEqual(invoice.chorus_pro_late_indemnity, 40.0)
+        self.assertAlmostEqual(invoice.chorus_pro_late_total, 103.40)
+        summary = invoice.chorus_pro_delay_summary
+        self.assertIn("Paid 19 days late", summary)
+        self.assertIn("first half of 2026", summary)
+        self.assertIn("63.40", summary)
+        self.assertIn(invoice, self.env["account.move"].search([("chorus_pro_late_state", "=", "paid_late")]))
+
+        # The same invoice suspended for 10 days from the start: a new 30-day delay from 2026-03-12, 9 days late.
+        self.script_history(invoice, SUSPENDED_10_DAYS)
+        self.assertEqual(invoice.chorus_pro_days_suspended, 10)
+        self.assertEqual(invoice.chorus_pro_due_date, date(2026, 4, 11))
+        self.assertEqual(invoice.chorus_pro_days_late, 9)
+        self.assertAlmostEqual(invoice.chorus_pro_late_interest, 30.03)  # 1,218.00 x 9 / 365 = 30.0328...
+        self.assertIn("Suspended on", invoice.chorus_pro_delay_summary)
+
+    def test_paid_on_time_nothing_to_claim(self):
+        invoice = self.delivered_invoice()
+        self.script_history(invoice, PAID_ON_TIME)
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_on_time")
+        self.assertEqual(invoice.chorus_pro_days_late, 0)
+        self.assertEqual(invoice.chorus_pro_late_total, 0.0)
+        self.assertIn("Paid on time", invoice.chorus_pro_delay_summary)
+        self.assertIn("Nothing to claim", invoice.chorus_pro_delay_summary)
+        self.assertNotIn(invoice, self.env["account.move"].search([("chorus_pro_late_state", "=", "paid_late")]))
+        with self.assertRaisesRegex(UserError, "nothing to claim"):
+            invoice.action_chorus_pro_claim_late_payment()
+
+    def test_claim_posts_and_deposits_once_without_vat_to_the_budget(self):
+        budget = self.budgets["eau"]
+        invoice = self.delivered_invoice(partner=budget)
+        self.script_history(invoice, PAID_LATE)
+        action = invoice.action_chorus_pro_claim_late_payment()
+        wizard = Form(self.env[action["res_model"]].with_context(**action["context"]))
+        self.assertAlmostEqual(wizard.interest, 63.40)
+        self.assertAlmostEqual(wizard.indemnity, 40.0)
+        self.assertTrue(wizard.interest_account_id.code.startswith("763"))
+        claim = self.env["account.move"].browse(wizard.save().action_create_claim()["res_id"])
+
+        self.assertEqual(claim.state, "draft")
+        self.assertEqual(claim.partner_id, budget, "the same budget contact, so the same SIRET")
+        self.assertEqual(claim.purchase_order_reference, invoice.purchase_order_reference)
+        self.assertEqual(claim.chorus_pro_late_invoice_id, invoice)
+        self.assertFalse(claim.invoice_line_ids.tax_ids, "outside the scope of VAT")
+        self.assertEqual(claim.amount_tax, 0.0)
+        self.assertAlmostEqual(claim.amount_total, 103.40)
+        self.assertTrue(all(invoice.name in line.name for line in claim.invoice_line_ids))
+        with self.assertRaisesRegex(UserError, "already claimed"):
+            invoice.action_chorus_pro_claim_late_payment()
+
+        claim.action_post()
+        self.assertEqual(claim.chorus_pro_state, "to_send", "the posting checks pass without VAT")
+        self.send()
+        self.assertEqual(claim.chorus_pro_state, "sent", claim.chorus_pro_error)
+        self.sync()
+        self.assertEqual(claim.chorus_pro_flow_state, "IN_INTEGRE", claim.chorus_pro_error)
+        self.send()
+        self.assertEqual(self.deposits(claim), 1, "deposited once")
+        on_platform = self.sandbox.invoice(int(claim.chorus_pro_invoice_id))
+        self.assertEqual(on_platform["codeDestinataire"], budget.siret.replace(" ", ""))
+        self.assertEqual(on_platform["numeroBonCommande"], invoice.purchase_order_reference)
+        self.assertEqual(on_platform["numeroFactureOrigine"], invoice.name)
+        self.assertAlmostEqual(on_platform["montantTTC"], 103.40)
+        self.assertAlmostEqual(on_platform["montantHT"], 103.40)
+
+        tree = etree.fromstring(extract_xml(claim.chorus_pro_attachment_id.raw)[1])
+        categories = {node.text for node in tree.iterfind(".//ram:ApplicableTradeTax/ram:CategoryCode", NS)}
+        self.assertEqual(categories, {"O"}, "VAT category O: not subject to VAT, on the lines and the breakdown")
+        self.assertFalse(tree.findall(".//ram:ApplicableTradeTax/ram:RateApplicablePercent", NS))
+        self.assertEqual(tree.findtext(".//ram:ApplicableHeaderTradeSettlement/ram:ApplicableTradeTax"
+                                       "/ram:ExemptionReasonCode", namespaces=NS), "VATEX-EU-O")
+        self.assertFalse(tree.findall(".//ram:SpecifiedTaxRegistration/ram:ID[@schemeID='VA']", NS))
+        self.assertEqual(tree.findtext(".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID", namespaces=NS),
+                         invoice.name)
+
+    def test_sync_keeps_the_dates_and_reads_the_history_at_payment(self):
+        invoice = self.delivered_invoice()
+        chorus_id = int(invoice.chorus_pro_invoice_id)
+        self.assertEqual(invoice._chorus_pro_history_list()[-1][0], "MISE_A_DISPOSITION")
+        self.sandbox.set_invoice_status(chorus_id, "MISE_EN_PAIEMENT")
+        calls = dict(self.sandbox.calls())
+        self.sync()
+        self.assertEqual(self.sandbox.calls().get("consulterHistoriqueFacture", 0)
+                         - calls.get("consulterHistoriqueFacture", 0), 1, "the history is read once, at payment")
+        self.assertEqual([code for code, _day in invoice._chorus_pro_history_list()][-2:],
+                         ["MISE_A_DISPOSITION", "MISE_EN_PAIEMENT"])
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_on_time")
+
+    def test_missing_rate_then_added_by_the_accountant(self):
+        invoice = self.delivered_invoice()
+        rates = self.env["chorus.pro.ecb.rate"]
+        rates.search([("year", "=", 2026), ("half", "=", "2")]).unlink()
+        self.script_history(invoice, [
+            {"status": "MISE_A_DISPOSITION", "at": "2026-06-10"},
+            {"status": "MISE_EN_PAIEMENT", "at": "2026-07-20"},
+        ])
+        self.assertEqual(invoice.chorus_pro_late_state, "rate_missing")
+        self.assertIn("second half of 2026", invoice.chorus_pro_delay_summary)
+        self.assertIn("ECB Rates", invoice.chorus_pro_delay_summary)
+        with self.assertRaisesRegex(UserError, "second half of 2026"):
+            invoice.action_chorus_pro_claim_late_payment()
+        rates.with_user(self.user_accountant).create({"year": 2026, "half": "2", "rate": 2.0, "source": "test"})
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_late")
+        # 2026-07-11 to 2026-07-20: 10 days at 10 %: 12,000.00 x 10 % x 10 / 365 = 32.876... -> 32.88
+        self.assertEqual(invoice.chorus_pro_days_late, 10)
+        self.assertAlmostEqual(invoice.chorus_pro_late_interest, 32.88)
+
+    def test_recipient_delay_is_editable(self):
+        invoice = self.delivered_invoice()
+        self.script_history(invoice, PAID_LATE)
+        invoice.partner_id.chorus_pro_payment_delay = 50  # e.g. a public hospital
+        self.assertEqual(invoice.chorus_pro_due_date, date(2026, 4, 21))
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_on_time")
+        self.assertEqual(self.budgets["transports"].chorus_pro_payment_delay, 30, "30 days by default for the budgets")
+
+    def test_odoo_payment_date_when_chorus_shows_no_payment(self):
+        invoice = self.delivered_invoice()
+        self.script_history(invoice, [{"status": "MISE_A_DISPOSITION", "at": "2026-03-02"}])
+        self.assertEqual(invoice.chorus_pro_late_state, "overdue", "unpaid past 2026-04-01")
+        self.assertIn("days late today", invoice.chorus_pro_delay_summary)
+        self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create({"payment_date": date(2026, 4, 20)})._create_payments()
+        self.assertIn(invoice.payment_state, ("paid", "in_payment"))
+        self.assertEqual(invoice.chorus_pro_paid_date, date(2026, 4, 20))
+        self.assertEqual(invoice.chorus_pro_days_late, 19)
