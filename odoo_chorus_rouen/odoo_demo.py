@@ -41,6 +41,7 @@ from typing import Any
 
 from . import odoo_ops
 from .core.budgets import BUDGETS
+from .core.status import flow_status
 from .odoo_ops import ADDON, MOVE, SEND_CRON, STATE_LABELS, SYNC_CRON, OdooError, call
 
 DEFAULT_DB = "chorus_rouen_demo"
@@ -105,6 +106,7 @@ class Case:
     move_id: int = 0
     name: str = ""
     events: list[str] = field(default_factory=list)
+    refusal: str = ""  # the addon's message when posting was refused
 
 
 def demo_cases() -> list[Case]:
@@ -505,11 +507,15 @@ class OdooDemo:
         if self.db in databases:
             self._drop()
         self.step(f"Creating the database {self.db} (French company, no demo data; about a minute) ...")
-        self.created = True  # from here on, Ctrl-C says that the database stays
-        master_call(
-            self.service, "create_database", self.settings["master"], self.db, False, "fr_FR",
-            self.settings["password"], self.settings["user"], "FR", timeout=LONG_TIMEOUT,
-        )
+        try:
+            master_call(
+                self.service, "create_database", self.settings["master"], self.db, False, "fr_FR",
+                self.settings["password"], self.settings["user"], "FR", timeout=LONG_TIMEOUT,
+            )
+        except KeyboardInterrupt:
+            self.created = True  # the server goes on creating it
+            raise
+        self.created = True  # from here on, an error or Ctrl-C says that the database stays
         if not self.service.call("db_exist", self.db):
             raise OdooError(f"Odoo did not create the database {self.db!r}: see the server's log")
         self.odoo = self._login()
@@ -646,11 +652,16 @@ class OdooDemo:
             except OdooError as err:
                 message = str(err).split(": ", 1)[-1]
                 case.events.append("refused at posting")
+                # On the draft too, for whoever opens it in the browser (the addon refuses it again on Confirm).
+                call(odoo, MOVE, "message_post", [case.move_id], body=f"chorus-rouen odoo demo: {message}",
+                     message_type="comment", subtype_xmlid="mail.mt_note")
+                case.refusal = next((line.strip("- ").strip() for line in message.splitlines()[1:] if line.strip()),
+                                    message)
                 self.step(f"  {kind_label(case)} to {self._budget_name(case)}: refused at posting, the addon says:")
                 for line in message.splitlines():
                     self.out(f"      {line.strip()}")
             row = call(odoo, MOVE, "read", [case.move_id], ["name", "state", "chorus_pro_state", "amount_total"])[0]
-            case.name = row["name"] if row["name"] != "/" else f"draft #{case.move_id}"
+            case.name = row["name"] if row["name"] != "/" else f"draft (id {case.move_id})"
             if row["state"] == "posted":
                 self.step(f"  {case.name} ({kind_label(case)}) to {self._budget_name(case)}, "
                           f"{row['amount_total']:.2f} EUR incl. VAT: posted, "
@@ -754,7 +765,7 @@ class OdooDemo:
 
     def report(self) -> bool:
         rows = self._rows()
-        table = [("Invoice", "Kind", "Budget", "Flow", "Chorus Pro status", "Odoo", "What happened")]
+        table = [("Invoice", "Kind", "Budget", "Flow", "Flow state", "Invoice status", "In Odoo", "What happened")]
         ok = True
         for case in self.cases:
             row = rows[case.move_id]
@@ -762,10 +773,11 @@ class OdooDemo:
             good = state == case.expected_state and (row["chorus_pro_status"] or "") == case.expected_status
             ok = ok and good
             table.append((
-                row["name"] if row["name"] != "/" else f"draft #{case.move_id}",
+                case.name,
                 case.kind,
                 self._budget_name(case),
                 row["chorus_pro_flow_number"] or "-",
+                flow_status(row["chorus_pro_flow_state"]).label_en if row["chorus_pro_flow_state"] else "-",
                 row["chorus_pro_status"] or "-",
                 STATE_LABELS.get(state or "", "Draft" if row["state"] == "draft" else "-"),
                 _what_happened(case, row) + ("" if good else f"  [expected {case.expected_state or 'draft'}]"),
@@ -818,7 +830,7 @@ def kind_label(case: Case) -> str:
 def _what_happened(case: Case, row: dict) -> str:
     events = list(case.events)
     if "refused at posting" in events:
-        return "refused at posting by the addon (see above); stays a draft to fix"
+        return f"refused at posting, stays a draft to fix: {case.refusal}"
     if row["chorus_pro_state"] == "rejected" and row["chorus_pro_error"]:
         reasons = " ".join(line.lstrip("- ").strip() for line in row["chorus_pro_error"].splitlines() if line.strip())
         return f"deposited, rejected by Chorus Pro: {reasons}"
