@@ -64,7 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
         params = request["params"]
         assert params["service"] == "db"
         try:
-            body = {"jsonrpc": "2.0", "id": request["id"], "result": self.server.answer(params["method"], params["args"])}
+            result = self.server.answer(params["method"], params["args"])
+            body = {"jsonrpc": "2.0", "id": request["id"], "result": result}
         except PermissionError:
             body = {
                 "jsonrpc": "2.0", "id": request["id"],
