@@ -29,8 +29,10 @@ import ipaddress
 import json
 import os
 import re
+import signal
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -359,6 +361,7 @@ def run(
     """Run ``chorus-rouen odoo demo``; 0 when every invoice ended in its expected state."""
     settings = demo_settings(args, environ=environ, ask_password=ask_password)
     demo = OdooDemo(settings, args, out, connector or odoo_ops.connect)
+    restore = _stop_on_signals()
     try:
         return demo.run(wait or _wait_forever)
     except OdooError as err:
@@ -374,6 +377,30 @@ def run(
         return 130
     finally:
         demo.stop_sandbox()
+        restore()
+
+
+def _stop_on_signals() -> Callable[[], None]:
+    """Ctrl-C, and a polite ``kill`` (SIGTERM), stop the demo the same way: the sandbox stops, the database stays.
+
+    SIGINT gets Python's own handler back even where it was ignored (a command started in the
+    background by a script). Only the main thread can set handlers: elsewhere nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+    return restore
 
 
 def _wait_forever() -> None:

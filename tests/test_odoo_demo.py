@@ -7,8 +7,11 @@ The whole story runs against a real Odoo 18 in the lab (see the closing notes an
 
 import argparse
 import json
+import os
+import signal
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -322,14 +325,18 @@ def test_ctrl_c_stops_the_sandbox_and_says_the_database_stays(manager):
         probe.bind(("127.0.0.1", port))
 
 
-def test_ctrl_c_while_waiting_at_the_end(manager, monkeypatch):
-    """The last step waits for Ctrl-C: the sandbox stops, the database stays."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_waiting_at_the_end(manager, monkeypatch, signum):
+    """The last step waits for Ctrl-C (SIGINT) or a kill (SIGTERM): the sandbox stops, the database stays."""
     server = manager()
     waited = []
+    before = signal.getsignal(signal.SIGTERM)
 
     def wait():
         waited.append(True)
-        raise KeyboardInterrupt
+        os.kill(os.getpid(), signum)
+        time.sleep(5)  # interrupted by the signal
+        waited.append("not interrupted")
 
     def straight_to_the_end(self, wait):
         self.start_sandbox()
@@ -342,8 +349,9 @@ def test_ctrl_c_while_waiting_at_the_end(manager, monkeypatch):
     args = demo_args(server.url)
     args.no_wait = False
     code = odoo_demo.run(args, out=lines.append, connector=lambda s: FakeOdoo(), wait=wait, environ={})
-    assert code == 130 and waited
+    assert code == 130 and waited == [True]
     assert "The demo database chorus_rouen_demo stays" in "\n".join(lines)
+    assert signal.getsignal(signal.SIGTERM) is before  # the command's handlers are gone
 
 
 def test_refusals_reach_the_user_as_one_line_on_stderr(manager, monkeypatch, capsys):
