@@ -446,7 +446,7 @@ class OdooDemo:
             return 0 if ok else 1
         self.out("")
         self.out(f"The Chorus Pro sandbox keeps running at {self.sandbox.url} until Ctrl-C: click through the "
-                 "invoices, the recycle wizard and the settings (Accounting > Configuration > Settings).")
+                 "invoices, the recycle wizard and the settings (Invoicing > Configuration > Settings).")
         wait()
         return 0 if ok else 1
 
