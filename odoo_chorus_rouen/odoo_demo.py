@@ -567,7 +567,8 @@ class OdooDemo:
                 "configuration file), restart Odoo, then run the command again"
             )
         names = [ADDON] + ([SALE_BRIDGE] if SALE_BRIDGE in found else [])
-        self.step(f"Installing {' and '.join(names)} with their dependencies (a few minutes) ...")
+        their = "their" if len(names) > 1 else "its"
+        self.step(f"Installing {' and '.join(names)} with {their} dependencies (a few minutes) ...")
         call_long(odoo, "ir.module.module", "button_immediate_install", [found[name] for name in names])
         # The registry was rebuilt: log in again for a fresh environment.
         self.odoo = odoo = self._login()

@@ -112,9 +112,11 @@ class FakeOdoo:
             **(answers or {}),
         }
         self.calls = []
+        self.args = []
 
     def execute_kw(self, model, method, args, kwargs):
         self.calls.append((model, method))
+        self.args.append((model, method, args))
         answer = self.answers[(model, method)]
         if isinstance(answer, BaseException) or (isinstance(answer, type) and issubclass(answer, BaseException)):
             raise answer
@@ -365,3 +367,18 @@ def test_refusals_reach_the_user_as_one_line_on_stderr(manager, monkeypatch, cap
 def test_odoo_action_list_mentions_demo():
     with pytest.raises(odoo_ops.OdooError, match="setup or demo"):
         odoo_ops.run(argparse.Namespace(odoo_command=None))
+
+
+@pytest.mark.parametrize("with_bridge", [True, False])
+def test_the_sale_bridge_is_installed_only_when_the_server_has_it(manager, with_bridge):
+    server = manager()
+    modules = [{"id": 7, "name": "odoo_chorus_rouen"}] + ([{"id": 9, "name": "odoo_chorus_rouen_sale"}] * with_bridge)
+    odoo = FakeOdoo({
+        ("ir.module.module", "search_read"): modules,
+        ("ir.module.module", "button_immediate_install"): KeyboardInterrupt,  # stop right there
+    })
+    code, output = run_demo(demo_args(server.url), odoo=odoo)
+    assert code == 130
+    installed = next(args for model, method, args in odoo.args if method == "button_immediate_install")
+    assert installed == ([[7, 9]] if with_bridge else [[7]])
+    assert ("Installing odoo_chorus_rouen and odoo_chorus_rouen_sale" in output) == with_bridge
