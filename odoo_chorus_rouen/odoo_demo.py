@@ -157,9 +157,9 @@ def add_parser(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser(
         "demo",
         help="create a demo database in your Odoo 18: the addon, invoices to four budgets, a local Chorus Pro",
-        description="Create a new database in a running Odoo 18 (on this machine, this repository on its addons "
-        "path), install the addon, start a Chorus Pro sandbox in this process and play invoices to four budgets "
-        "through the addon. The sandbox runs until Ctrl-C; the database stays.",
+        description="Create a new database in a running Odoo 18 (on this machine, this repository on its\n"
+        "addons path), install the addon, start a Chorus Pro sandbox in this process and play invoices\n"
+        "to four budgets through the addon. The sandbox runs until Ctrl-C; the database stays.",
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -421,6 +421,9 @@ class OdooDemo:
         self.created = False  # this run created the database (it stays on Ctrl-C)
         self.cases = demo_cases()
         self.started = time.monotonic()
+        self.company_id = 0
+        self.bank_account_id = 0
+        self.budget_ids: dict[str, int] = {}
 
     # ---- outline ------------------------------------------------------------------------------
 
@@ -543,6 +546,8 @@ class OdooDemo:
             self.created = True  # the server goes on creating it
             raise
         self.created = True  # from here on, an error or Ctrl-C says that the database stays
+        if self.args.state:
+            self.sandbox.reset(directory=True)  # a new database numbers from 1 again: no stale duplicates
         if not self.service.call("db_exist", self.db):
             raise OdooError(f"Odoo did not create the database {self.db!r}: see the server's log")
         self.odoo = self._login()
