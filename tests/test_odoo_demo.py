@@ -382,3 +382,31 @@ def test_the_sale_bridge_is_installed_only_when_the_server_has_it(manager, with_
     installed = next(args for model, method, args in odoo.args if method == "button_immediate_install")
     assert installed == ([[7, 9]] if with_bridge else [[7]])
     assert ("Installing odoo_chorus_rouen and odoo_chorus_rouen_sale" in output) == with_bridge
+
+
+@pytest.mark.parametrize(
+    "busy",
+    [
+        "Record cannot be modified right now: This cron task is currently being executed and may not be modified",
+        "L'enregistrement ne peut pas être modifié à l'instant : Cette tâche 'cron' est actuellement en cours "
+        "d'exécution et ne peut pas être modifiée.",
+    ],
+)
+def test_a_job_running_in_a_cron_worker_is_waited_for_in_english_and_french(monkeypatch, busy):
+    """The demo database is French: Odoo says that the send job is busy in French."""
+    answers = [RuntimeError(busy), True]
+
+    class Busy(FakeOdoo):
+        def execute_kw(self, model, method, args, kwargs):
+            if method == "method_direct_trigger":
+                answer = answers.pop(0)
+                if isinstance(answer, BaseException):
+                    raise answer
+                return answer
+            return super().execute_kw(model, method, args, kwargs)
+
+    monkeypatch.setattr(odoo_ops.time, "sleep", lambda seconds: None)
+    odoo = Busy({("ir.model.data", "search_read"): [{"id": 1, "res_id": 12}]})
+    lines = []
+    odoo_ops.run_job(odoo, odoo_ops.SEND_CRON, lines.append)
+    assert answers == [] and any("already running in a cron worker" in line for line in lines)
