@@ -52,6 +52,8 @@ ENV_HELP = """environment variables:
   ODOO_USER      login (default admin)
   ODOO_PASSWORD  password (asked without echo on a terminal when missing)"""
 BATCH = 50
+#: How Odoo says that a scheduled action is running in a cron worker (English, French users).
+CRON_BUSY = ("currently being executed", "en cours d'exécution")
 
 
 class OdooError(Exception):
@@ -325,7 +327,7 @@ def run_job(odoo: Any, xmlid: str, progress: Callable[[str], None], wait: float 
             call(odoo, "ir.cron", "method_direct_trigger", [cron_id])
             return time.monotonic() - started
         except OdooError as err:
-            if "currently being executed" not in str(err) or time.monotonic() - started > wait:
+            if not any(text in str(err) for text in CRON_BUSY) or time.monotonic() - started > wait:
                 raise
             if not told:
                 progress(f"  {name} is already running in a cron worker: waiting for it to finish ...")
@@ -398,7 +400,7 @@ def setup_addon(odoo: Any, progress: Callable[[str], None]) -> str:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     odoo = sub.add_parser(
         "odoo",
-        help="operate the addon in a running Odoo 18 over RPC (status, send, resend, sync, check, setup)",
+        help="operate the addon in a running Odoo 18 over RPC (status, send, resend, sync, check, setup, demo)",
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -422,12 +424,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     action("sync", "run the send and status-sync jobs now")
     action("check", "is everything in place: addon, budgets, settings, connection")
     action("setup", "install or update the addon on the database (its code must be on the addons path)")
+    from . import odoo_demo  # here: odoo_demo builds on this module
+
+    odoo_demo.add_parser(actions)
     odoo.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print, connector: Callable | None = None) -> int:
     if not getattr(args, "odoo_command", None):
-        raise OdooError("give an action: status, send, resend, sync, check or setup (chorus-rouen odoo --help)")
+        raise OdooError("give an action: status, send, resend, sync, check, setup or demo (chorus-rouen odoo --help)")
     settings = connection_settings(args)
     odoo = (connector or connect)(settings)
     db = settings["db"]
