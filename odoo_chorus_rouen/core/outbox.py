@@ -103,6 +103,9 @@ class OutboxItem:
         return self.state in ("rejected", "paid", "cancelled", "error")
 
 
+#: Flow states after which Chorus Pro no longer processes a flow.
+_FINAL_FLOW_STATES = ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
+
 #: Our short state for a Chorus status (see :class:`.status.ChorusState`).
 _STATE_BY_CORE = {
     ChorusState.DELIVERED: "delivered",
@@ -351,6 +354,8 @@ class Outbox:
             return "waiting"
         elapsed = self.clock() - (item.send_started or 0)
         decision = delivery.settle_decision(found is not None, elapsed, self.settle_delay)
+        if decision == "deposit_again" and self._flow_pending(client, item):
+            decision = "wait"  # the earlier flow is known and still being processed: never a second deposit
         if not item.uncertain:
             self._update(item.number, uncertain=1)  # e.g. a worker killed during the deposit
         if decision == "adopt":
@@ -371,6 +376,15 @@ class Outbox:
             self._update(item.number, next_try=self.clock() + delivery.settle_poll_delay(elapsed, self.settle_delay))
             return "waiting"
         return "deposit_again"
+
+    def _flow_pending(self, client, item: OutboxItem) -> bool:
+        """Whether the flow of the earlier deposit is known and Chorus Pro still shows it in processing."""
+        if not item.flow_number or item.flow_state in _FINAL_FLOW_STATES:
+            return False
+        try:
+            return client.flow_report(item.flow_number).state not in _FINAL_FLOW_STATES
+        except ChorusError:
+            return True  # cannot be asked now: wait
 
     # -- sync job -----------------------------------------------------------------------------------------
     def sync(self) -> Counter:

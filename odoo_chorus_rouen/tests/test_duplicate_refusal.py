@@ -105,6 +105,25 @@ class TestChorusProSlowPlatform(ChorusSandboxCase):
         self.assertEqual(self.deposits(invoice), 1, "never deposited again")
         self.assertIn("the earlier deposit went through", self.bodies(invoice))
 
+    def test_no_second_deposit_while_the_known_first_flow_is_still_being_processed(self):
+        invoice = self.make_invoice(post=True)
+        data, filename, syntax = invoice._chorus_pro_build_file()
+        invoice._chorus_pro_store_file(data, filename)
+        flow = self.company._chorus_pro_get_client().deposit_flow(data, filename, syntax).flow_number
+        # The flow number of the uncertain deposit is known (left by an interrupted run).
+        invoice.write({"chorus_pro_state": "sending", "chorus_pro_flow_number": flow,
+                       "chorus_pro_send_started": invoice.create_date - timedelta(minutes=11)})
+        self.due_now(invoice)
+        self.send()
+        self.assertEqual(invoice.chorus_pro_state, "sending", "settle delay over, but the flow is still processing")
+        self.assertEqual(self.deposits(invoice), 1)
+        self.sandbox.advance(2 * HOUR + 1)
+        self.due_now(invoice)
+        self.send()
+        self.assertIn(invoice.chorus_pro_state, ("sent", "delivered"))
+        self.assertTrue(invoice.chorus_pro_invoice_id)
+        self.assertEqual(self.deposits(invoice), 1)
+
     def test_a_number_used_on_chorus_pro_by_another_tool_is_a_real_problem(self):
         invoice = self.make_invoice(post=True)
         # The same number was deposited from the Chorus Pro portal (another file, another amount).
