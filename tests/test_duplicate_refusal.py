@@ -12,6 +12,7 @@ import pytest
 from odoo_chorus_rouen.core import delivery
 from odoo_chorus_rouen.core.auth import Credentials, Endpoints
 from odoo_chorus_rouen.core.client import ChorusClient
+from odoo_chorus_rouen.core.errors import InputError
 from odoo_chorus_rouen.core.outbox import Outbox
 from odoo_chorus_rouen.sandbox import SandboxServer
 from odoo_chorus_rouen.sandbox.duplicates import DUPLICATE_MARKER
@@ -144,6 +145,10 @@ def test_duplicate_refusal_of_a_number_we_never_deposited_is_a_real_problem(outb
     assert item.state == "rejected" and item.chorus_id is None, "never adopted blindly"
     assert "already used on Chorus Pro" in item.error and "new number" in item.error
     assert DUPLICATE_MARKER in item.error, "the platform's own reason is kept"
+    with pytest.raises(InputError, match="already used on Chorus Pro"):
+        outbox.requeue(number)  # sending it again would only be refused again
+    with pytest.raises(InputError, match="already used on Chorus Pro"):
+        outbox.add(make_cii(number, amount="5.00"))
 
 
 def test_an_original_with_other_amounts_is_never_adopted(outbox, sandbox, clock):

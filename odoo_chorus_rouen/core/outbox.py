@@ -206,7 +206,8 @@ class Outbox:
             "invoice_type": "AVOIR" if facts.is_credit_note else "FACTURE",
         }
         with self._tx() as db:
-            row = db.execute("SELECT data, state, chorus_id FROM items WHERE number = ?", (facts.number,)).fetchone()
+            row = db.execute("SELECT data, state, chorus_id, error FROM items WHERE number = ?",
+                             (facts.number,)).fetchone()
             if row is None:
                 db.execute(
                     "INSERT INTO items (number, filename, syntax, data, buyer_siret, supplier_siret, invoice_type,"
@@ -214,6 +215,8 @@ class Outbox:
                     (facts.number, *values.values(), now, now),
                 )
             elif bytes(row[0]) != data:
+                if _number_used_elsewhere(row[1], row[3]):
+                    raise _number_used_error(facts.number)
                 if not (row[1] == "error" or (row[1] == "rejected" and not row[2])):
                     raise InputError(
                         f"Invoice {facts.number} is already in the outbox with another file ({row[1]})",
@@ -231,6 +234,8 @@ class Outbox:
     def requeue(self, number: str) -> OutboxItem:
         """Resend after an error or a rejected flow (the data were fixed): only from ``error``/``rejected`` flows."""
         item = self.get(number)
+        if _number_used_elsewhere(item.state, item.error):
+            raise _number_used_error(number)
         if item.state not in ("error", "rejected") or (item.state == "rejected" and item.chorus_id):
             raise InputError(
                 f"Invoice {number} cannot be sent again from state {item.state}",
@@ -499,6 +504,20 @@ class Outbox:
 
     def _data(self, number: str) -> bytes:
         return bytes(self._db.execute("SELECT data FROM items WHERE number = ?", (number,)).fetchone()[0])
+
+
+def _number_used_elsewhere(state: str, error: str | None) -> bool:
+    """Rejected because Chorus Pro holds another invoice under this number: sending it again is refused again."""
+    return state == "rejected" and delivery.is_duplicate_refusal(error)
+
+
+def _number_used_error(number: str) -> InputError:
+    return InputError(
+        f"Invoice {number} cannot be sent again: its number is already used on Chorus Pro by another invoice. "
+        "Issue a credit note, or a new invoice with a new number.",
+        code="duplicate_invoice_number",
+        params={"invoice": number, "state": "rejected"},
+    )
 
 
 def _iso(value) -> str | None:

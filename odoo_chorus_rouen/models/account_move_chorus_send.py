@@ -467,7 +467,7 @@ class AccountMove(models.Model):
         """
         self.ensure_one()
         if not self.chorus_pro_deposit_uncertain:
-            self.chorus_pro_deposit_uncertain = True  # e.g. a worker stopped during the deposit
+            self._chorus_pro_write({"chorus_pro_deposit_uncertain": True})  # e.g. a worker stopped mid-deposit
         try:
             summary = self._chorus_pro_find_deposited(client)
         except ChorusError as err:

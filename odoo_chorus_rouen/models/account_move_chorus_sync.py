@@ -423,7 +423,7 @@ class AccountMove(models.Model):
         flow = self.chorus_pro_flow_number
         original, is_ours = self._chorus_pro_find_original(client)
         decision = delivery.duplicate_decision(self.chorus_pro_deposit_uncertain, original, is_ours)
-        expected = _("Chorus Pro already had this invoice from an earlier deposit; the second deposit (flow %(flow)s) "
+        expected = _("Chorus Pro already had this invoice from an earlier deposit; the new deposit (flow %(flow)s) "
                      "was refused as a duplicate, as expected.", flow=flow)
         now = fields.Datetime.now()
         if decision == "adopt":

@@ -70,7 +70,7 @@ class TestChorusProSlowPlatform(ChorusSandboxCase):
         self.assertFalse(invoice.chorus_pro_error)
         self.assertFalse(self.todo(invoice), "nothing for the user to do")
         bodies = self.bodies(invoice)
-        self.assertIn("Chorus Pro already had this invoice from an earlier deposit; the second deposit (flow "
+        self.assertIn("Chorus Pro already had this invoice from an earlier deposit; the new deposit (flow "
                       f"{second_flow}) was refused as a duplicate, as expected.", bodies)
         self.assertIn("Nothing needs to be done", bodies)
         self.assertFalse(invoice.chorus_pro_can_send, "never resent")
