@@ -12,6 +12,7 @@ import pytest
 from odoo_chorus_rouen.core import delivery
 from odoo_chorus_rouen.core.auth import Credentials, Endpoints
 from odoo_chorus_rouen.core.client import ChorusClient
+from odoo_chorus_rouen.core.errors import InputError
 from odoo_chorus_rouen.core.outbox import Outbox
 from odoo_chorus_rouen.sandbox import SandboxServer
 from odoo_chorus_rouen.sandbox.duplicates import DUPLICATE_MARKER
@@ -119,6 +120,20 @@ def test_the_send_job_keeps_looking_while_waiting_and_adopts_a_first_deposit_int
     box.close()
 
 
+def test_no_second_deposit_while_the_known_first_flow_is_still_processing(outbox, sandbox, clock):
+    data = make_cii("SLOW-0004")
+    outbox.add(data)
+    client = outbox.client_factory()
+    flow = client.deposit_flow(data, "SLOW-0004.xml", "IN_DP_E1_CII_16B").flow_number  # what a lost commit left
+    outbox._update("SLOW-0004", state="sending", send_started=clock.now, flow_number=flow, uncertain=1)
+    clock.advance(SETTLE + 60)  # settle delay over, the flow is still in processing (2 h)
+    assert outbox.send_due() == {"waiting": 1}
+    assert sandbox.deposits_of("SLOW-0004") == 1
+    clock.advance(2 * HOUR)
+    assert outbox.send_due() == {"settled": 1}
+    assert sandbox.deposits_of("SLOW-0004") == 1
+
+
 def test_duplicate_refusal_of_a_number_we_never_deposited_is_a_real_problem(outbox, sandbox, clock):
     sandbox.seed_invoices(count=1, prefix="PORTAL-", supplier_siret=make_cii_supplier())  # deposited on the portal
     number = sandbox.invoices()[0]["numeroFacture"]
@@ -130,6 +145,10 @@ def test_duplicate_refusal_of_a_number_we_never_deposited_is_a_real_problem(outb
     assert item.state == "rejected" and item.chorus_id is None, "never adopted blindly"
     assert "already used on Chorus Pro" in item.error and "new number" in item.error
     assert DUPLICATE_MARKER in item.error, "the platform's own reason is kept"
+    with pytest.raises(InputError, match="already used on Chorus Pro"):
+        outbox.requeue(number)  # sending it again would only be refused again
+    with pytest.raises(InputError, match="already used on Chorus Pro"):
+        outbox.add(make_cii(number, amount="5.00"))
 
 
 def test_an_original_with_other_amounts_is_never_adopted(outbox, sandbox, clock):

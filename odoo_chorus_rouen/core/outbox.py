@@ -103,6 +103,9 @@ class OutboxItem:
         return self.state in ("rejected", "paid", "cancelled", "error")
 
 
+#: Flow states after which Chorus Pro no longer processes a flow.
+_FINAL_FLOW_STATES = ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
+
 #: Our short state for a Chorus status (see :class:`.status.ChorusState`).
 _STATE_BY_CORE = {
     ChorusState.DELIVERED: "delivered",
@@ -203,7 +206,8 @@ class Outbox:
             "invoice_type": "AVOIR" if facts.is_credit_note else "FACTURE",
         }
         with self._tx() as db:
-            row = db.execute("SELECT data, state, chorus_id FROM items WHERE number = ?", (facts.number,)).fetchone()
+            row = db.execute("SELECT data, state, chorus_id, error FROM items WHERE number = ?",
+                             (facts.number,)).fetchone()
             if row is None:
                 db.execute(
                     "INSERT INTO items (number, filename, syntax, data, buyer_siret, supplier_siret, invoice_type,"
@@ -211,6 +215,8 @@ class Outbox:
                     (facts.number, *values.values(), now, now),
                 )
             elif bytes(row[0]) != data:
+                if _number_used_elsewhere(row[1], row[3]):
+                    raise _number_used_error(facts.number)
                 if not (row[1] == "error" or (row[1] == "rejected" and not row[2])):
                     raise InputError(
                         f"Invoice {facts.number} is already in the outbox with another file ({row[1]})",
@@ -228,6 +234,8 @@ class Outbox:
     def requeue(self, number: str) -> OutboxItem:
         """Resend after an error or a rejected flow (the data were fixed): only from ``error``/``rejected`` flows."""
         item = self.get(number)
+        if _number_used_elsewhere(item.state, item.error):
+            raise _number_used_error(number)
         if item.state not in ("error", "rejected") or (item.state == "rejected" and item.chorus_id):
             raise InputError(
                 f"Invoice {number} cannot be sent again from state {item.state}",
@@ -351,6 +359,8 @@ class Outbox:
             return "waiting"
         elapsed = self.clock() - (item.send_started or 0)
         decision = delivery.settle_decision(found is not None, elapsed, self.settle_delay)
+        if decision == "deposit_again" and self._flow_pending(client, item):
+            decision = "wait"  # the earlier flow is known and still being processed: never a second deposit
         if not item.uncertain:
             self._update(item.number, uncertain=1)  # e.g. a worker killed during the deposit
         if decision == "adopt":
@@ -371,6 +381,15 @@ class Outbox:
             self._update(item.number, next_try=self.clock() + delivery.settle_poll_delay(elapsed, self.settle_delay))
             return "waiting"
         return "deposit_again"
+
+    def _flow_pending(self, client, item: OutboxItem) -> bool:
+        """Whether the flow of the earlier deposit is known and Chorus Pro still shows it in processing."""
+        if not item.flow_number or item.flow_state in _FINAL_FLOW_STATES:
+            return False
+        try:
+            return client.flow_report(item.flow_number).state not in _FINAL_FLOW_STATES
+        except ChorusError:
+            return True  # cannot be asked now: wait
 
     # -- sync job -----------------------------------------------------------------------------------------
     def sync(self) -> Counter:
@@ -485,6 +504,20 @@ class Outbox:
 
     def _data(self, number: str) -> bytes:
         return bytes(self._db.execute("SELECT data FROM items WHERE number = ?", (number,)).fetchone()[0])
+
+
+def _number_used_elsewhere(state: str, error: str | None) -> bool:
+    """Rejected because Chorus Pro holds another invoice under this number: sending it again is refused again."""
+    return state == "rejected" and delivery.is_duplicate_refusal(error)
+
+
+def _number_used_error(number: str) -> InputError:
+    return InputError(
+        f"Invoice {number} cannot be sent again: its number is already used on Chorus Pro by another invoice. "
+        "Issue a credit note, or a new invoice with a new number.",
+        code="duplicate_invoice_number",
+        params={"invoice": number, "state": "rejected"},
+    )
 
 
 def _iso(value) -> str | None:
