@@ -19,6 +19,7 @@ import logging
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import directory as dirmod
+from .arguments import check_port, check_state_path
 from .clock import format_datetime
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
 from .faults import FaultBox, FaultError
@@ -937,6 +939,12 @@ def main(argv: list[str] | None = None, prog: str = "chorus-rouen sandbox") -> i
     )
     layers = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
     try:
+        check_port(args.port)
+        check_state_path(args.state)
+    except ValueError as err:
+        print(f"Invalid sandbox setting: {err}", file=sys.stderr)
+        return 2
+    try:
         serve_forever(
             args.host,
             args.port,
@@ -952,5 +960,8 @@ def main(argv: list[str] | None = None, prog: str = "chorus-rouen sandbox") -> i
         return 1
     except (ValueError, dirmod.DirectoryError) as err:
         print(f"Invalid sandbox setting: {err}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as err:
+        print(f"Invalid sandbox setting: --state {args.state} cannot be used ({err})", file=sys.stderr)
         return 2
     return 0
