@@ -319,7 +319,8 @@ class Outbox:
     def _release(self, number: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE items SET lease_owner = NULL, lease_until = 0 WHERE scope = ? AND number = ? AND lease_owner = ?",
+                "UPDATE items SET lease_owner = NULL, lease_until = 0"
+                " WHERE scope = ? AND number = ? AND lease_owner = ?",
                 (self.scope, number, self.worker),
             )
 

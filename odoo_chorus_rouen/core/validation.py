@@ -51,7 +51,6 @@ next to the stylesheets).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
