@@ -228,3 +228,27 @@ def test_the_timeout_option_is_no_longer_silently_replaced():
     args = cli.build_parser().parse_args(["track", "F", "--timeout", "0"])
     with pytest.raises(cli.CliError, match="more than 0"):
         cli.platform_settings(args, environ=CREDS)
+
+
+# --------------------------------------------------------------------------------------------
+# Point 6: the sandbox's control API refuses what a web page of another site can send
+# --------------------------------------------------------------------------------------------
+
+
+def test_control_api_refuses_cross_site_form_posts():
+    import requests
+
+    from odoo_chorus_rouen.sandbox import SandboxServer
+
+    with SandboxServer() as sandbox:
+        seeded = sandbox.seed_invoices(1)
+        before = sandbox.state()["counts"]
+        for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", None):
+            headers = {"Content-Type": content_type} if content_type else {}
+            answer = requests.post(sandbox.url + "/sandbox/reset", data=b'{"directory": true}', headers=headers,
+                                   timeout=5)
+            assert answer.status_code == 415, content_type
+            assert "application/json" in answer.json()["error"]
+        assert sandbox.state()["counts"] == before  # nothing was reset
+        assert requests.post(sandbox.url + "/sandbox/reset", json={}, timeout=5).status_code == 200
+        assert seeded["count"] == 1

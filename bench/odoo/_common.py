@@ -132,8 +132,9 @@ class Sandbox:
 
     def ctl(self, method: str, path: str, body=None, timeout: float = 120):
         data = json.dumps(body).encode() if body is not None else None
+        # The control API refuses a change without this header (no cross-site request can send it).
         request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data else {})
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - loopback
             return json.loads(answer.read() or b"null")
 

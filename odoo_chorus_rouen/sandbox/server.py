@@ -322,6 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- /sandbox control API -------------------------------------------------------------------------
     def _control(self, method: str, path: str) -> None:
+        refuse_cross_site(method, self.headers)
         body = self._read_body(self.sandbox.max_request_size)
         query = {key: values[0] for key, values in parse_qs(urlsplit(self.path).query).items()}
         payload: dict[str, Any] = {}
@@ -345,6 +346,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(status, answer)
                 return
         raise _HttpError(404, {"error": f"no control route {method} {path}", "routes": _control_help()})
+
+
+def refuse_cross_site(method: str, headers: Any) -> None:
+    """The control API changes state only on requests a web page cannot forge.
+
+    A page on another site can POST a form (``application/x-www-form-urlencoded``,
+    ``multipart/form-data``, ``text/plain``) to 127.0.0.1 without asking; it cannot send
+    ``Content-Type: application/json`` (nor PUT/DELETE/PATCH) without a CORS preflight, which the
+    sandbox never grants. So a control POST must say ``application/json``.
+    """
+    if method != "POST":
+        return
+    content_type = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise _HttpError(415, {
+            "error": "a control POST needs Content-Type: application/json "
+                     "(a web page of another site cannot send it: no cross-site change of the sandbox)",
+        })
 
 
 def _bearer(header: str | None) -> str | None:
