@@ -614,6 +614,7 @@ class SandboxServer:
         self.state_path = str(state_path)
         self.directory_file = directory_file
         self.store = Store(self.state_path)
+        dirmod.narrow_wide_ids(self.store)  # a state file of an earlier sandbox: ids into 32 bits
         if not self.store.scalar("SELECT COUNT(*) FROM structures"):
             dirmod.load_structures(self.store, dirmod.load_directory_file())
         if directory_file:
