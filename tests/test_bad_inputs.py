@@ -243,7 +243,8 @@ def test_control_api_refuses_cross_site_form_posts():
     with SandboxServer() as sandbox:
         seeded = sandbox.seed_invoices(1)
         before = sandbox.state()["counts"]
-        for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", None):
+        forms = ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", None)
+        for content_type in forms:
             headers = {"Content-Type": content_type} if content_type else {}
             answer = requests.post(sandbox.url + "/sandbox/reset", data=b'{"directory": true}', headers=headers,
                                    timeout=5)

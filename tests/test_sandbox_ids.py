@@ -7,13 +7,16 @@ import pytest
 from odoo_chorus_rouen.sandbox import SandboxServer
 from odoo_chorus_rouen.sandbox.directory import MAX_PLATFORM_ID, DirectoryError
 
+
 def _all_ids(sandbox):
     store = sandbox.engine.store
     return {
         "structures": [row[0] for row in store.all("SELECT id FROM structures")],
         "services": [row[0] for row in store.all("SELECT id FROM services")],
         "invoices": [row[0] for row in store.all("SELECT id FROM invoices")],
-        "invoice services": [row[0] for row in store.all("SELECT service_id FROM invoices WHERE service_id IS NOT NULL")],
+        "invoice services": [
+            row[0] for row in store.all("SELECT service_id FROM invoices WHERE service_id IS NOT NULL")
+        ],
     }
 
 
