@@ -13,7 +13,8 @@
         "l10n_fr_facturx_chorus_pro",
     ],
     "external_dependencies": {
-        "python": ["stdnum", "lxml", "requests", "facturx", "saxonche"],
+        # Distribution names (what pip installs), not import names: Odoo 18 warns about the latter.
+        "python": ["python-stdnum", "lxml", "requests", "factur-x", "saxonche", "pypdf>=6.0"],
     },
     "data": [
         "security/security.xml",

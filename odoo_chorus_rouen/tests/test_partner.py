@@ -7,7 +7,13 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import file_open, mute_logger
 
-from odoo.addons.odoo_chorus_rouen.core.budgets import BUDGETS, METROPOLE_NAME, Requirements, is_valid_siret
+from odoo.addons.odoo_chorus_rouen.core.budgets import (
+    BUDGETS,
+    METROPOLE_ADDRESS,
+    METROPOLE_NAME,
+    Requirements,
+    is_valid_siret,
+)
 from odoo.addons.odoo_chorus_rouen.core.errors import ApiError
 
 from .common import ChorusProCommon
@@ -24,7 +30,12 @@ class TestBudgets(ChorusProCommon):
         self.assertEqual(metropole.name, METROPOLE_NAME)
         self.assertTrue(metropole.is_company)
         self.assertEqual(metropole.country_id.code, "FR")
-        self.assertEqual((metropole.street, metropole.zip, metropole.city), ("14 bis avenue Pasteur", "76000", "Rouen"))
+        self.assertEqual(
+            (metropole.street, metropole.street2, metropole.zip, metropole.city),
+            tuple(METROPOLE_ADDRESS[key] for key in ("street", "street2", "zip", "city")),
+        )
+        for budget in self.budgets.values():
+            self.assertEqual((budget.street, budget.zip, budget.city), (metropole.street, "76006", "Rouen Cedex"))
         self.assertFalse(metropole.chorus_pro_recipient)
         self.assertIn(self.env.ref("odoo_chorus_rouen.partner_category_public_buyer"), metropole.category_id)
         self.assertEqual(
