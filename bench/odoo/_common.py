@@ -48,8 +48,11 @@ LOADED = "?"  # addon_version() when start_odoo() loaded the registry
 # --------------------------------------------------------------------------------------------------
 def parser(doc: str, sandbox_port: int) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--odoo", default="/work/lab/odoo", help="Odoo 18 source tree (holds odoo-bin)")
-    p.add_argument("--conf", default="/work/lab/odoo.conf", help="Odoo configuration file")
+    # No machine's paths here: options, else ODOO_SOURCE and ODOO_RC (Odoo's own variable for its configuration).
+    source, conf = os.environ.get("ODOO_SOURCE"), os.environ.get("ODOO_RC")
+    p.add_argument("--odoo", default=source, required=not source,
+                   help="Odoo 18 source tree, the folder holding odoo-bin (default: ODOO_SOURCE)")
+    p.add_argument("--conf", default=conf, required=not conf, help="Odoo configuration file (default: ODOO_RC)")
     p.add_argument("--db", required=True, help="database with odoo_chorus_rouen installed")
     p.add_argument("--sandbox-port", type=int, default=sandbox_port, help="port of the sandbox on 127.0.0.1")
     p.add_argument("--sandbox-python", default="python3",

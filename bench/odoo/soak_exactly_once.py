@@ -16,10 +16,10 @@ sandbox (``MISE_EN_PAIEMENT``) and the sync runs until nothing is tracked any mo
 Checked through the sandbox: every invoice deposited exactly once (``GET /sandbox/deposits?invoice=``),
 none lost, and every invoice ``paid`` in Odoo.
 
-    /work/lab/newdb.sh bench_soak -f
-    /work/lab/venv/bin/python /work/lab/odoo/odoo-bin -c /work/lab/odoo.conf -d bench_soak -i odoo_chorus_rouen \
+    PYTHON ODOO/odoo-bin db -c odoo.conf duplicate FRENCH_DB bench_soak
+    PYTHON ODOO/odoo-bin -c odoo.conf -d bench_soak -i odoo_chorus_rouen \
         --stop-after-init --http-port=8179
-    /work/lab/venv/bin/python bench/odoo/soak_exactly_once.py --db bench_soak --invoices 300 --kills 8
+    PYTHON bench/odoo/soak_exactly_once.py --db bench_soak --invoices 300 --kills 8
 """
 
 from __future__ import annotations
