@@ -157,7 +157,10 @@ def describe_error(err: Exception) -> str:
         return f"configuration: {err.message}"
     code = getattr(err, "code", "")
     if code == "authentication_error":
-        return f"Chorus Pro refused the credentials: {err.params.get('reason') or err.message}"
+        from .cli_send import AUTH_FIX
+
+        reason = err.params.get("reason") or err.message
+        return f"configuration: Chorus Pro refused the credentials ({reason}): {AUTH_FIX}"
     if code == "outcome_unknown":
         return (
             f"{err.message}. Do not send it again before checking: "

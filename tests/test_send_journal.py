@@ -195,3 +195,16 @@ def test_journal_of_an_earlier_version_loads_and_asks_the_platform_first(tmp_pat
     db = sqlite3.connect(path)
     assert db.execute("SELECT COUNT(*) FROM items WHERE scope = ''").fetchone()[0] == 1  # kept
     db.close()
+
+
+def test_track_with_a_wrong_password_is_a_configuration_error_with_the_fix(two_platforms, monkeypatch, capsys):
+    sandbox = two_platforms[0]
+    creds = sandbox.credentials
+    for name, value in (("BASE_URL", sandbox.url), ("CLIENT_ID", creds.client_id),
+                        ("CLIENT_SECRET", creds.client_secret), ("LOGIN", creds.login), ("PASSWORD", "typo")):
+        monkeypatch.setenv(f"CHORUS_PRO_{name}", value)
+    assert cli.main(["track", "--invoice", "FAC-2026-0001"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("chorus-rouen track: configuration: Chorus Pro refused the credentials")
+    assert "CHORUS_PRO_PASSWORD" in err[0]
