@@ -7,11 +7,13 @@ inside a Factur-X PDF, the members of a ``.tar.gz`` flow) is unpacked with a cap
 import io
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import tracemalloc
 import zlib
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -186,6 +188,10 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         handle.truncate(2 * 1024**3)  # sparse: 2 GB that take no disk space
     not_a_db = tmp / "notes.txt"
     not_a_db.write_text("not a database\n")
+    foreign = tmp / "other_program.sqlite3"
+    with closing(sqlite3.connect(foreign)) as db:
+        db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT)")
+        db.commit()
     invoice = str(ROOT / "data" / "invoices" / "cii_eau_invoice.xml")
     readme = str(ROOT / "README.rst")
     return [
@@ -198,6 +204,8 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         ("send --journal a folder", ["send", "--journal", str(tmp), invoice], 2, "is a folder"),
         ("send --journal a non-database file", ["send", "--journal", str(not_a_db), invoice], 2,
          "is not a chorus-rouen journal"),
+        ("send --journal another program's SQLite file", ["send", "--journal", str(foreign), invoice], 2,
+         "is not an outbox journal"),
         ("send --journal an impossible path", ["send", "--journal", str(not_a_db / "sub" / "j.sqlite3"), invoice],
          2, "its folder cannot be created"),
         ("track --timeout -1", ["track", "CPP1", "--timeout", "-1"], 2, "more than 0 and at most 3600 seconds"),

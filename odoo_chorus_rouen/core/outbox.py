@@ -529,6 +529,8 @@ def _migrate(db) -> None:
     columns = [row[1] for row in db.execute("PRAGMA table_info(items)")]
     if not columns or "scope" in columns:
         return
+    if not {"number", "filename", "data", "state"} <= set(columns):
+        raise sqlite3.DatabaseError("its items table is not an outbox journal's")
     old = ", ".join(columns)
     db.execute("BEGIN IMMEDIATE")
     try:
