@@ -294,7 +294,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .sandbox.arguments import check_state_path
 
+    if args.state:
+        try:
+            check_state_path(args.state)
+        except ValueError as err:
+            raise CliError(str(err)) from None
     return run_demo(state=args.state, delay=args.delay, out=_out)
 
 

@@ -201,6 +201,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         ("sandbox --port -1", ["sandbox", "--port", "-1"], 2, "--port must be between 0 and 65535"),
         ("sandbox --state README.rst", ["sandbox", "--state", readme], 2, "is not a sandbox state file"),
         ("sandbox --state a folder", ["sandbox", "--state", str(tmp)], 2, "is a folder"),
+        ("demo --state README.rst", ["demo", "--state", readme], 2, "is not a sandbox state file"),
         ("send --journal a folder", ["send", "--journal", str(tmp), invoice], 2, "is a folder"),
         ("send --journal a non-database file", ["send", "--journal", str(not_a_db), invoice], 2,
          "is not a chorus-rouen journal"),
