@@ -21,6 +21,7 @@
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
         "data/res_partner_data.xml",
+        "data/res_partner_address_data.xml",
         "views/chorus_pro_service_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",

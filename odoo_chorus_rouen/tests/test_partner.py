@@ -42,6 +42,22 @@ class TestBudgets(ChorusProCommon):
             metropole.child_ids.filtered("chorus_pro_recipient"), self.env["res.partner"].concat(*self.budgets.values())
         )
 
+    def test_former_address_moves_to_the_current_seat_on_update(self):
+        """A database installed before the move gets the current seat; an address someone changed stays."""
+        budgets = list(self.budgets.values())
+        former = {"street": "14 bis avenue Pasteur", "street2": False, "zip": "76000", "city": "Rouen"}
+        (self.metropole | budgets[0]).write(former)
+        budgets[1].write({**former, "street": "Hôtel de ville, place du Général de Gaulle"})
+        moved = self.env["res.partner"]._chorus_pro_move_metropole_address()
+        self.assertEqual(moved, self.metropole | budgets[0])
+        for partner in (self.metropole, budgets[0]):
+            self.assertEqual(
+                (partner.street, partner.street2, partner.zip, partner.city),
+                tuple(METROPOLE_ADDRESS[key] for key in ("street", "street2", "zip", "city")),
+            )
+        self.assertEqual(budgets[1].street, "Hôtel de ville, place du Général de Gaulle")
+        self.assertFalse(self.env["res.partner"]._chorus_pro_move_metropole_address())
+
     def test_budgets_loaded_with_their_own_valid_siret(self):
         sirets = set()
         for budget in BUDGETS:
