@@ -525,26 +525,38 @@ def _legacy_deposit(db, number: str) -> bool:
 
 
 def _migrate(db) -> None:
-    """Bring a journal written before scopes existed to the current schema; its entries get the empty scope."""
-    columns = [row[1] for row in db.execute("PRAGMA table_info(items)")]
-    if not columns or "scope" in columns:
+    """Bring a journal written before scopes existed to the current schema; its entries get the empty scope.
+
+    Checked again inside the write transaction: two processes opening the same old journal migrate it once.
+    """
+    if not _needs_migration(db):
         return
-    if not {"number", "filename", "data", "state"} <= set(columns):
-        raise sqlite3.DatabaseError("its items table is not an outbox journal's")
-    old = ", ".join(columns)
     db.execute("BEGIN IMMEDIATE")
     try:
-        db.execute("ALTER TABLE items RENAME TO items_unscoped")
-        db.execute("DROP INDEX IF EXISTS items_state")
-        db.execute("DROP INDEX IF EXISTS items_chorus")
-        create = next(part for part in _SCHEMA.split(";") if "TABLE IF NOT EXISTS items" in part)
-        db.execute(create)
-        db.execute(f"INSERT INTO items ({old}) SELECT {old} FROM items_unscoped")  # noqa: S608
-        db.execute("DROP TABLE items_unscoped")
+        columns = _needs_migration(db)
+        if columns:
+            old = ", ".join(columns)
+            db.execute("ALTER TABLE items RENAME TO items_unscoped")
+            db.execute("DROP INDEX IF EXISTS items_state")
+            db.execute("DROP INDEX IF EXISTS items_chorus")
+            create = next(part for part in _SCHEMA.split(";") if "TABLE IF NOT EXISTS items" in part)
+            db.execute(create)
+            db.execute(f"INSERT INTO items ({old}) SELECT {old} FROM items_unscoped")  # noqa: S608
+            db.execute("DROP TABLE items_unscoped")
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _needs_migration(db) -> list[str]:
+    """The columns of an unscoped ``items`` table (nothing to do: empty list)."""
+    columns = [row[1] for row in db.execute("PRAGMA table_info(items)")]
+    if not columns or "scope" in columns:
+        return []
+    if not {"number", "filename", "data", "state"} <= set(columns):
+        raise sqlite3.DatabaseError("its items table is not an outbox journal's")
+    return columns
 
 
 def _iso(value) -> str | None:
