@@ -208,3 +208,22 @@ def test_track_with_a_wrong_password_is_a_configuration_error_with_the_fix(two_p
     assert len(err) == 1
     assert err[0].startswith("chorus-rouen track: configuration: Chorus Pro refused the credentials")
     assert "CHORUS_PRO_PASSWORD" in err[0]
+
+
+def test_send_due_takes_only_the_numbers_named_even_many(tmp_path):
+    from odoo_chorus_rouen.sandbox.sample_invoices import make_cii
+
+    with SandboxServer() as sandbox:
+        from odoo_chorus_rouen.core.auth import Credentials, Endpoints
+        from odoo_chorus_rouen.core.client import ChorusClient
+
+        box = Outbox(str(tmp_path / "j.sqlite3"), lambda: ChorusClient(
+            Credentials.coerce(sandbox.credentials), Endpoints.from_base_url(sandbox.url), timeout=5))
+        for index in range(3):
+            box.add(make_cii(f"MANY-{index}"))
+        named = ["MANY-1"] + [f"NOT-IN-THE-JOURNAL-{index}" for index in range(1200)]
+        assert box.send_due(numbers=named) == {"sent": 1}
+        assert box.get("MANY-1").state == "sent"
+        assert {box.get("MANY-0").state, box.get("MANY-2").state} == {"queued"}
+        assert sandbox.deposits_of("MANY-0") == 0
+        box.close()

@@ -338,18 +338,21 @@ class Outbox:
         client = self.client_factory() if self.client_factory else None
         if client is None:
             raise ChorusError("The outbox has no Chorus Pro client", code="configuration_error")
-        while limit is None or sum(outcomes.values()) < limit:
-            claimed = self._claim(wanted)
-            if claimed is None:
-                break
-            number, data = claimed
-            try:
-                outcome = self._send_one(client, number, data)
-            finally:
-                self._release(number)
-            outcomes[outcome] += 1
-            if progress:
-                progress(number, outcome)
+        # Named invoices are claimed 500 at a time (SQLite's limit on query parameters).
+        chunks = [None] if wanted is None else [wanted[i:i + 500] for i in range(0, len(wanted), 500)]
+        for chunk in chunks:
+            while limit is None or sum(outcomes.values()) < limit:
+                claimed = self._claim(chunk)
+                if claimed is None:
+                    break
+                number, data = claimed
+                try:
+                    outcome = self._send_one(client, number, data)
+                finally:
+                    self._release(number)
+                outcomes[outcome] += 1
+                if progress:
+                    progress(number, outcome)
         return outcomes
 
     def _send_one(self, client, number: str, data: bytes) -> str:
