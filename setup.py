@@ -28,7 +28,7 @@ setup(
         "odoorpc>=0.9",
         "factur-x>=7.8",
         "saxonche>=13.1.1",
-        "pypdf>=3.1",
+        "pypdf>=6.0",  # 6.0 caps FlateDecode output (75 MB); core/pdf_files.py caps embedded files lower
     ],
     extras_require={
         "test": [

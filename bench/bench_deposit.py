@@ -7,7 +7,8 @@ Prints one table row per concurrency level: deposits/s, latency percentiles, HTT
 
 Usage (from the repository root)::
 
-    python3 bench/bench_deposit.py                 # 200 deposits, 1 and 4 workers, in-process sandbox
+    python3 bench/bench_deposit.py                 # 200 deposits, 1 and 4 workers, in-process sandbox (CII XML)
+    python3 bench/bench_deposit.py --facturx       # the same with the Factur-X PDF Odoo 18 produces (33 KB)
     python3 bench/bench_deposit.py -n 1000 -c 1,2,8 --file data/invoices/facturx_principal_invoice.pdf
     python3 bench/bench_deposit.py --url http://127.0.0.1:8080   # a sandbox started with `chorus-rouen sandbox`
 
@@ -36,9 +37,10 @@ from odoo_chorus_rouen.core.auth import Credentials, TokenCache  # noqa: E402
 from odoo_chorus_rouen.core.client import ChorusClient  # noqa: E402
 from odoo_chorus_rouen.core.errors import ChorusError  # noqa: E402
 from odoo_chorus_rouen.core.payload import build_deposit  # noqa: E402
-from odoo_chorus_rouen.core.validation import Format, detect_format, read_facts  # noqa: E402
+from odoo_chorus_rouen.core.validation import Format, detect_format, extract_xml, read_facts  # noqa: E402
 
-DEFAULT_FILE = ROOT / "data" / "invoices" / "cii_eau_invoice.xml"
+DEFAULT_FILE = ROOT / "data" / "invoices" / "cii_eau_invoice.xml"  # 8.7 KB CII XML
+FACTURX_FILE = ROOT / "data" / "invoices" / "odoo_facturx_eau_invoice.pdf"  # 33 KB Factur-X PDF made by Odoo 18
 # CONTRACTS.md demo credentials of the sandbox.
 SANDBOX_CREDENTIALS = Credentials(
     "sandbox-client-id", "sandbox-client-secret", "TECH_1_sandbox@cpro.fr", "sandbox-password"
@@ -46,14 +48,27 @@ SANDBOX_CREDENTIALS = Credentials(
 
 
 def make_invoices(template: bytes, count: int, run_id: str) -> list[tuple[str, bytes]]:
-    """``count`` copies of an XML invoice, each with its own invoice number (BT-1)."""
-    if detect_format(template) is Format.FACTURX_PDF:
-        raise SystemExit("Use a CII or UBL XML template: a Factur-X PDF cannot be renumbered byte-wise.")
-    old = read_facts(template).number.encode()
+    """``count`` copies of an invoice, each with its own invoice number (BT-1).
+
+    An XML is renumbered byte-wise; a Factur-X PDF gets its renumbered XML embedded again (factur-x
+    library, before the clock starts), so each deposit is a complete PDF of the template's size.
+    """
+    fmt = detect_format(template)
+    if fmt is Format.FACTURX_PDF:
+        from facturx import generate_from_binary
+
+        _, xml = extract_xml(template)
+        old = read_facts(xml, Format.CII).number.encode()
+        renumber = lambda number: generate_from_binary(  # noqa: E731
+            template, xml.replace(old, number.encode()), check_xsd=False
+        )
+    else:
+        old = read_facts(template).number.encode()
+        renumber = lambda number: template.replace(old, number.encode())  # noqa: E731
     out = []
     for index in range(count):
         number = f"B{run_id}-{index:06d}"  # 14 characters (Chorus Pro allows 20)
-        out.append((number, template.replace(old, number.encode())))
+        out.append((number, renumber(number)))
     return out
 
 
@@ -84,7 +99,7 @@ def run_level(url: str, credentials: Credentials, invoices: list[tuple[str, byte
 
     def one(item: tuple[str, bytes]) -> None:
         number, data = item
-        body = build_deposit(data, f"{number}.xml")
+        body = build_deposit(data, f"{number}.{'pdf' if data[:5] == b'%PDF-' else 'xml'}")
         started = time.perf_counter()
         try:
             get_client().deposit_flow(data, body["nomFichier"], body["syntaxeFlux"], body=body)
@@ -120,8 +135,9 @@ def run_level(url: str, credentials: Credentials, invoices: list[tuple[str, byte
     }
 
 
-def print_table(rows: list[dict], count: int, size: int, where: str) -> None:
-    print(f"\ndeposerFluxFacture round trips: {count} deposits per level, file {size} bytes, sandbox {where}\n")
+def print_table(rows: list[dict], count: int, size: int, where: str, name: str = "") -> None:
+    print(f"\ndeposerFluxFacture round trips: {count} deposits per level, file {name} ({size} bytes), "
+          f"sandbox {where}\n")
     header = (
         f"{'workers':>7} {'ok':>6} {'errors':>7} {'wall s':>8} {'deposits/s':>11} {'median ms':>10} "
         f"{'p95 ms':>8} {'max ms':>8} {'token':>6} {'POSTs':>6}"
@@ -142,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", "--count", type=int, default=200, help="deposits per concurrency level (default 200)")
     parser.add_argument("-c", "--concurrency", default="1,4", help="comma-separated worker counts (default 1,4)")
-    parser.add_argument("--file", type=Path, default=DEFAULT_FILE, help="CII or UBL invoice used as template")
+    parser.add_argument("--file", type=Path, help="invoice used as template: CII, UBL or Factur-X PDF "
+                        f"(default: {DEFAULT_FILE.relative_to(ROOT)})")
+    parser.add_argument("--facturx", action="store_true",
+                        help=f"use the Factur-X PDF Odoo 18 produces ({FACTURX_FILE.relative_to(ROOT)})")
     parser.add_argument("--url", help="base URL of a running sandbox (default: start one in this process)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     parser.add_argument(
@@ -153,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     levels = [int(part) for part in args.concurrency.split(",") if part.strip()]
-    template = args.file.read_bytes()
+    file = args.file or (FACTURX_FILE if args.facturx else DEFAULT_FILE)
+    template = file.read_bytes()
 
     with ExitStack() as stack:
         if args.url:
@@ -172,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         for workers in levels:
             invoices = make_invoices(template, args.count, uuid.uuid4().hex[:6].upper())
             rows.append(run_level(url, credentials, invoices, workers))
-    print_table(rows, args.count, len(template), where)
+    print_table(rows, args.count, len(template), where, file.name)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")

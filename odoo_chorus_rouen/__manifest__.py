@@ -13,7 +13,8 @@
         "l10n_fr_facturx_chorus_pro",
     ],
     "external_dependencies": {
-        "python": ["stdnum", "lxml", "requests", "facturx", "saxonche"],
+        # Distribution names (what pip installs), not import names: Odoo 18 warns about the latter.
+        "python": ["python-stdnum", "lxml", "requests", "factur-x", "saxonche", "pypdf>=6.0"],
     },
     "data": [
         "security/security.xml",
@@ -21,6 +22,7 @@
         "data/ir_cron_data.xml",
         "data/res_partner_data.xml",
         "data/chorus_pro_ecb_rate_data.xml",
+        "data/res_partner_address_data.xml",
         "views/chorus_pro_service_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",

@@ -1,7 +1,9 @@
 """The ``chorus-rouen`` command: budgets, validation, sending, tracking, the local sandbox, the demo.
 
 Every sub-command prints plain text for people; errors are one line on stderr with exit status 2
-(usage, configuration, unreadable file, unreachable platform) or 1 (invalid invoice, rejection).
+(usage, configuration, unreadable or too large file, unusable journal, unreachable platform, refused
+credentials, invoice not deposited) or 1 (invalid invoice, rejection); 3 is an internal error (a
+bug: the details with ``-v``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ ENV_HELP = """environment variables:
   CHORUS_PRO_JOURNAL        journal of what "send" deposited (exactly once across runs)
 Options given on the command line win over the environment."""
 
-EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_BUG = 0, 1, 2, 3
 
 
 class CliError(Exception):
@@ -83,11 +85,7 @@ def platform_settings(args: argparse.Namespace, environ: dict[str, str] | None =
         "login": pick("login", "CHORUS_PRO_LOGIN"),
         "password": pick("password", "CHORUS_PRO_PASSWORD"),
     }
-    timeout = getattr(args, "timeout", None) or environ.get("CHORUS_PRO_TIMEOUT", "")
-    try:
-        settings["timeout"] = float(timeout) if timeout else 30.0
-    except ValueError:
-        raise CliError(f"the timeout must be a number of seconds, not {timeout!r}") from None
+    settings["timeout"] = _timeout(getattr(args, "timeout", None), environ.get("CHORUS_PRO_TIMEOUT", ""))
     missing = [
         label
         for key, label in (
@@ -101,6 +99,24 @@ def platform_settings(args: argparse.Namespace, environ: dict[str, str] | None =
     if missing:
         raise CliError("missing credentials: " + "; ".join(missing))
     return settings
+
+
+#: Largest --timeout accepted (seconds): beyond, a hung platform would block a run for hours.
+MAX_TIMEOUT = 3600.0
+
+
+def _timeout(option: str | None, variable: str) -> float:
+    """The timeout option (else the variable, else 30 s): a number of seconds, more than 0, at most an hour."""
+    raw = option if option not in (None, "") else variable.strip()
+    if raw in (None, ""):
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise CliError(f"the timeout must be a number of seconds, not {raw!r}") from None
+    if not 0 < value <= MAX_TIMEOUT:  # also refuses nan and infinity
+        raise CliError(f"the timeout must be more than 0 and at most {MAX_TIMEOUT:.0f} seconds, not {raw}")
+    return value
 
 
 def make_client(settings: dict):
@@ -122,15 +138,18 @@ def make_client(settings: dict):
 
 
 def _read_file(path: str) -> bytes:
+    """The file's bytes, through validation's size-checked reader (a huge file is refused unread)."""
+    from .core.validation import load_file
+
     file = Path(path)
+    if file.is_dir():
+        raise CliError(f"{path}: is a directory, not an invoice file")
+    if not file.exists():
+        raise CliError(f"{path}: no such file")
     try:
-        return file.read_bytes()
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CliError(f"{path}: is a directory, not an invoice file") from None
-    except OSError as err:
-        raise CliError(f"{path}: cannot be read ({err.strerror})") from None
+        return load_file(file)
+    except InputError as err:
+        raise CliError(f"{path}: {err.message}") from None
 
 
 def describe_error(err: Exception) -> str:
@@ -139,7 +158,10 @@ def describe_error(err: Exception) -> str:
         return f"configuration: {err.message}"
     code = getattr(err, "code", "")
     if code == "authentication_error":
-        return f"Chorus Pro refused the credentials: {err.params.get('reason') or err.message}"
+        from .cli_send import AUTH_FIX
+
+        reason = err.params.get("reason") or err.message
+        return f"configuration: Chorus Pro refused the credentials ({reason}): {AUTH_FIX}"
     if code == "outcome_unknown":
         return (
             f"{err.message}. Do not send it again before checking: "
@@ -229,51 +251,9 @@ def default_journal(environ: dict[str, str] | None = None) -> str:
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from .core.outbox import Outbox
-    from .core.validation import validate
+    from . import cli_send
 
-    files = [(path, _read_file(path)) for path in args.files]
-    settings = platform_settings(args)
-    journal = args.journal or default_journal()
-    Path(journal).parent.mkdir(parents=True, exist_ok=True)
-    outbox = Outbox(journal, lambda: make_client(settings), settle_delay=args.settle_delay)
-    worst = EXIT_OK
-    numbers = {}
-    for path, data in files:
-        report = validate(data, layout=args.layout)
-        if not report.ok and not args.force:
-            _print_report(path, report)
-            _out(f"{path}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
-            worst = EXIT_FAILED
-            continue
-        try:
-            item = outbox.add(data, facts=report.facts)
-        except InputError as err:
-            _err(f"{path}: {err.message}")
-            worst = EXIT_ERROR
-            continue
-        if item.state in ("error", "rejected") and not item.chorus_id:
-            item = outbox.requeue(item.number)
-        numbers[item.number] = path
-    outbox.send_due()
-    for number, path in numbers.items():
-        item = outbox.get(number)
-        if item.state in ("sent", "delivered", "action", "paid", "rejected", "cancelled") and item.flow_number:
-            _out(f"{path}: invoice {number} deposited as flow {item.flow_number}")
-        elif item.state == "sending":
-            _out(
-                f"{path}: invoice {number}: no answer from Chorus Pro, which may have recorded it "
-                f"({item.error}). Run the same command again later: it asks Chorus Pro before depositing again."
-            )
-            worst = max(worst, EXIT_ERROR)
-        elif item.state == "queued":
-            _out(f"{path}: invoice {number} not deposited yet, will be retried: {item.error}")
-            worst = max(worst, EXIT_ERROR)
-        else:
-            _err(f"{path}: invoice {number} not deposited: {item.error}")
-            worst = max(worst, EXIT_ERROR)
-    outbox.close()
-    return worst
+    return cli_send.run_send(args, platform_settings(args), sys.modules[__name__])
 
 
 def cmd_track(args: argparse.Namespace) -> int:
@@ -319,7 +299,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
+    from .sandbox.arguments import check_state_path
 
+    if args.state:
+        try:
+            check_state_path(args.state)
+        except ValueError as err:
+            raise CliError(str(err)) from None
     return run_demo(state=args.state, delay=args.delay, out=_out)
 
 
@@ -354,13 +340,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="*", metavar="FILE", help="the invoices to send (only these are deposited)")
+    p.add_argument(
+        "--pending",
+        action="store_true",
+        help="also deposit what earlier runs left due on this platform and account (says where first)",
+    )
     p.add_argument("--layout", choices=["direct", "reform"], default="direct")
     p.add_argument("--force", action="store_true", help="deposit even when our validation finds errors")
     p.add_argument(
         "--journal",
         metavar="FILE",
-        help="SQLite journal that makes sending exactly-once across runs "
+        help="SQLite journal that makes sending exactly-once across runs, per platform and account "
         "(default: CHORUS_PRO_JOURNAL or ~/.local/state/chorus-rouen/journal.sqlite3)",
     )
     p.add_argument(
@@ -437,6 +428,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into head, less...: stop quietly
         sys.stderr.close()
         return EXIT_OK
+    except MemoryError:
+        _err(f"chorus-rouen {args.command}: not enough memory for this file")
+        return EXIT_ERROR
+    except Exception as err:  # noqa: BLE001 - a bug: one line, the details with --verbose
+        if args.verbose:
+            raise
+        _err(f"chorus-rouen {args.command}: internal error ({type(err).__name__}: {err}); "
+             "run it again with -v for the details, and report them")
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

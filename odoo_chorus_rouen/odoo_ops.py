@@ -46,6 +46,7 @@ COMPANY_SETTINGS = {
     "chorus_pro_login": "technical account login",
     "chorus_pro_password": "technical account password",
 }
+SETTING_LABELS = {"chorus_pro_base_url": "sandbox URL"}
 ENV_HELP = """environment variables:
   ODOO_URL       URL of the Odoo server (default http://127.0.0.1:8069)
   ODOO_DB        database name
@@ -354,16 +355,13 @@ def run_checks(odoo: Any, db: str) -> list[tuple[bool, str]]:
         elif not is_valid_siret(row["siret"] or ""):
             bad.append(f"{row['name']} has an invalid SIRET {row['siret']!r}")
     checks.append((not bad, "the eight budgets with valid SIRETs" + (": " + "; ".join(bad) if bad else "")))
-    fields = ["name", "chorus_pro_base_url", *COMPANY_SETTINGS]
-    companies = call(odoo, "res.company", "search_read", [], fields=fields)
-    credentials = [field for field in COMPANY_SETTINGS if field != "chorus_pro_environment"]
-    configured = [c for c in companies if any(c.get(field) for field in credentials)]
+    # The server says which settings are empty: the secrets never travel just to be looked at.
+    companies = call(odoo, "res.company", "chorus_pro_settings_report", call(odoo, "res.company", "search", []))
+    configured = [c for c in companies if c.get("started")]
     if not configured:
         checks.append((False, "no company has Chorus Pro settings: fill them in Accounting > Configuration > Settings"))
     for company in configured:
-        missing = [label for field, label in COMPANY_SETTINGS.items() if not company.get(field)]
-        if company.get("chorus_pro_environment") == "sandbox" and not company.get("chorus_pro_base_url"):
-            missing.append("sandbox URL")
+        missing = [COMPANY_SETTINGS.get(field, SETTING_LABELS.get(field, field)) for field in company["missing"]]
         state = "complete" if not missing else "missing " + ", ".join(missing)
         checks.append((not missing, f"{company['name']}: settings {state}"))
         if not missing:

@@ -77,3 +77,33 @@ def test_display_and_requirements():
     assert format_siret("20002341499004") == "200 023 414 99004"
     # the Métropole prints an engagement number on every purchase order
     assert all(b.requirements == Requirements(engagement=True) for b in BUDGETS)
+
+
+def test_one_address_for_the_metropole_in_the_addon_and_the_sandbox():
+    """The addon's partners and the sandbox directory give the current seat, nothing else."""
+    import json
+    from pathlib import Path
+    from xml.etree import ElementTree
+
+    from odoo_chorus_rouen.core.budgets import METROPOLE_ADDRESS
+
+    package = Path(__file__).resolve().parent.parent / "odoo_chorus_rouen"
+    records = ElementTree.parse(package / "data" / "res_partner_data.xml").getroot().iter("record")
+    partners = [r for r in records if r.get("model") == "res.partner"]
+    assert len(partners) == 9  # the Métropole and its eight budgets
+    for record in partners:
+        fields = {f.get("name"): f.text for f in record.iter("field")}
+        assert {key: fields.get(key) for key in ("street", "street2", "zip", "city")} == {
+            key: METROPOLE_ADDRESS[key] for key in ("street", "street2", "zip", "city")
+        }, record.get("id")
+    directory = json.loads((package / "sandbox" / "directory.json").read_text(encoding="utf-8"))
+    budgets = [s for s in directory["structures"] if s.get("budget")]
+    assert len(budgets) == 8
+    for structure in budgets:
+        assert structure["adresse"] == {
+            "adresse": METROPOLE_ADDRESS["street"],
+            "complementAdresse1": METROPOLE_ADDRESS["street2"],
+            "codePostal": METROPOLE_ADDRESS["zip"],
+            "ville": METROPOLE_ADDRESS["city"],
+            "pays": METROPOLE_ADDRESS["country"],
+        }

@@ -210,19 +210,26 @@ def test_check_reports_each_budget(monkeypatch):
                 rows = [{"id": 100 + i, "name": b.name, "siret": b.siret} for i, b in enumerate(BUDGETS)]
                 rows[4]["siret"] = "20002341400070"  # mistyped
                 return rows
-            if model == "res.company" and method == "search_read":
+            if model == "res.company" and method == "search":
+                return [1, 2, 3]
+            if model == "res.company" and method == "chorus_pro_settings_report":
+                assert args == [[1, 2, 3]]
                 return [
-                    {"id": 1, "name": "Normandie Services Numériques", "chorus_pro_environment": "qualification",
-                     "chorus_pro_base_url": False, "chorus_pro_client_id": "id", "chorus_pro_client_secret": False,
-                     "chorus_pro_login": "TECH_1", "chorus_pro_password": "pw"},
-                    {"id": 2, "name": "Unconfigured", "chorus_pro_environment": "qualification",
-                     "chorus_pro_base_url": False, "chorus_pro_client_id": False, "chorus_pro_client_secret": False,
-                     "chorus_pro_login": False, "chorus_pro_password": False},
+                    {"id": 1, "name": "Normandie Services Numériques", "environment": "qualification", "started": True,
+                     "missing": ["chorus_pro_client_secret"], "missing_labels": ["Chorus Pro Client Secret"]},
+                    {"id": 2, "name": "Unconfigured", "environment": "qualification", "started": False,
+                     "missing": ["chorus_pro_client_id", "chorus_pro_client_secret", "chorus_pro_login",
+                                 "chorus_pro_password"], "missing_labels": []},
+                    {"id": 3, "name": "Lab sandbox", "environment": "sandbox", "started": True,
+                     "missing": ["chorus_pro_base_url"], "missing_labels": ["Chorus Pro Sandbox URL"]},
                 ]
+            assert not (model == "res.company" and method in ("read", "search_read")), "secrets read over RPC"
             return super().execute_kw(model, method, args, kwargs)
 
     checks = odoo_ops.run_checks(CheckOdoo(), "lab")
     text = "\n".join(sentence for _ok, sentence in checks)
     assert "Budget de l'Eau has an invalid SIRET '20002341400070'" in text
-    assert "missing PISTE client secret" in text
-    assert [ok for ok, _ in checks] == [True, False, False]
+    assert "Normandie Services Numériques: settings missing PISTE client secret" in text
+    assert "Lab sandbox: settings missing sandbox URL" in text
+    assert "Unconfigured" not in text
+    assert [ok for ok, _ in checks] == [True, False, False, False]

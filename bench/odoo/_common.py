@@ -48,8 +48,11 @@ LOADED = "?"  # addon_version() when start_odoo() loaded the registry
 # --------------------------------------------------------------------------------------------------
 def parser(doc: str, sandbox_port: int) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--odoo", default="/work/lab/odoo", help="Odoo 18 source tree (holds odoo-bin)")
-    p.add_argument("--conf", default="/work/lab/odoo.conf", help="Odoo configuration file")
+    # No machine's paths here: options, else ODOO_SOURCE and ODOO_RC (Odoo's own variable for its configuration).
+    source, conf = os.environ.get("ODOO_SOURCE"), os.environ.get("ODOO_RC")
+    p.add_argument("--odoo", default=source, required=not source,
+                   help="Odoo 18 source tree, the folder holding odoo-bin (default: ODOO_SOURCE)")
+    p.add_argument("--conf", default=conf, required=not conf, help="Odoo configuration file (default: ODOO_RC)")
     p.add_argument("--db", required=True, help="database with odoo_chorus_rouen installed")
     p.add_argument("--sandbox-port", type=int, default=sandbox_port, help="port of the sandbox on 127.0.0.1")
     p.add_argument("--sandbox-python", default="python3",
@@ -131,8 +134,9 @@ class Sandbox:
 
     def ctl(self, method: str, path: str, body=None, timeout: float = 120):
         data = json.dumps(body).encode() if body is not None else None
+        # The control API refuses a change without this header (no cross-site request can send it).
         request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"} if data else {})
+                                         headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - loopback
             return json.loads(answer.read() or b"null")
 

@@ -12,7 +12,7 @@ counters must not move while posting (the send job is only triggered, after comm
 Chorus invoices are reset to draft and cancelled so that they do not stay queued for the send job
 (``--keep`` leaves them queued).
 
-    /work/lab/venv/bin/python bench/odoo/bench_posting.py --db bench_a --invoices 200 --rounds 6
+    PYTHON bench/odoo/bench_posting.py --db bench_a --invoices 200 --rounds 6
 """
 
 from __future__ import annotations

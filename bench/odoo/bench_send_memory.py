@@ -15,7 +15,7 @@ child(ren), told apart by their command line). ``--no-memory-limit`` runs Saxon 
 ``--time-limit`` bounds the run: past it, the remaining invoices are skipped (they stay queued) and
 the figures are given for the invoices deposited, with the time per invoice.
 
-    /work/lab/venv/bin/python bench/odoo/bench_send_memory.py --db bench_a --invoices 1000 --batch-size 1000
+    PYTHON bench/odoo/bench_send_memory.py --db bench_a --invoices 1000 --batch-size 1000
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ every change back with at most 15 API calls (sandbox ``/sandbox/calls``, reset b
 Run with Odoo's interpreter against a database where odoo_chorus_rouen is installed and no invoice
 is tracked yet (a fresh copy: the sandbox starts empty, its Chorus ids would collide otherwise)::
 
-    /work/lab/venv/bin/python bench/odoo/bench_sync.py --db bench_a --invoices 1000
+    PYTHON bench/odoo/bench_sync.py --db bench_a --invoices 1000
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ PASS: no cron worker killed by the watchdog, every invoice deposited exactly onc
 The table gives the passes of the send job, those that stopped at the time budget, and the invoices per
 pass, from the server log (``/tmp/bench_odoo_cron_<db>.log``).
 
-    /work/lab/venv/bin/python bench/odoo/cron_time_limit.py --db bench_c --invoices 60
+    PYTHON bench/odoo/cron_time_limit.py --db bench_c --invoices 60
 """
 
 from __future__ import annotations

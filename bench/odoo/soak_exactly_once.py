@@ -24,11 +24,11 @@ Checked through the sandbox: every invoice received once by the Métropole (``GE
 a duplicate (deposits = 1 + refused duplicate flows, per invoice), and every invoice ``paid`` in Odoo.
 Without ``--processing-delay`` (flows final at once) that means every invoice deposited exactly once.
 
-    /work/lab/newdb.sh bench_soak -f
-    /work/lab/venv/bin/python /work/lab/odoo/odoo-bin -c /work/lab/odoo.conf -d bench_soak -i odoo_chorus_rouen \
+    PYTHON ODOO/odoo-bin db -c odoo.conf duplicate FRENCH_DB bench_soak
+    PYTHON ODOO/odoo-bin -c odoo.conf -d bench_soak -i odoo_chorus_rouen \
         --stop-after-init --http-port=8179
-    /work/lab/venv/bin/python bench/odoo/soak_exactly_once.py --db bench_soak --invoices 300 --kills 8
-    /work/lab/venv/bin/python bench/odoo/soak_exactly_once.py --db bench_soak --invoices 200 --kills 6 \
+    PYTHON bench/odoo/soak_exactly_once.py --db bench_soak --invoices 300 --kills 8
+    PYTHON bench/odoo/soak_exactly_once.py --db bench_soak --invoices 200 --kills 6 \
         --processing-delay 150 --final-limit 420
 """
 

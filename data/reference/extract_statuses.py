@@ -3,7 +3,7 @@
 
 Usage (from the repository root)::
 
-    python3 data/reference/extract_statuses.py /work/shared/docs/CHORUS_PRO_API.md
+    python3 data/reference/extract_statuses.py ../shared/docs/CHORUS_PRO_API.md
 
 writes ``flow_states.txt`` (§3.3, first column of the "Flow states" table) and
 ``invoice_statuses.txt`` (§3.8, the "Full enumeration, in Swagger order" list) next to this

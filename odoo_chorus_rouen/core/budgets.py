@@ -26,6 +26,7 @@ from .errors import InputError
 
 __all__ = [
     "BUDGETS",
+    "METROPOLE_ADDRESS",
     "METROPOLE_NAME",
     "METROPOLE_SIREN",
     "Budget",
@@ -39,6 +40,16 @@ __all__ = [
 
 METROPOLE_NAME = "Métropole Rouen Normandie"
 METROPOLE_SIREN = "200023414"
+#: The Métropole's current seat (every budget's postal address, as the sandbox directory has it;
+#: the former "14 bis avenue Pasteur" is no longer used): the addon's partners and the sandbox
+#: directory both use it (tests/test_budgets.py checks both files).
+METROPOLE_ADDRESS = {
+    "street": "Le 108, 108 allée François Mitterrand",
+    "street2": "CS 50589",
+    "zip": "76006",
+    "city": "Rouen Cedex",
+    "country": "FR",
+}
 
 
 @dataclass(frozen=True)

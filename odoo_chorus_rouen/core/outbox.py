@@ -33,7 +33,7 @@ from .payload import SYNTAX_BY_FORMAT, deposit_filename
 from .status import ChorusState, flow_status, invoice_status
 from .validation import InvoiceFacts, extract_xml, read_facts
 
-__all__ = ["Outbox", "OutboxItem"]
+__all__ = ["Outbox", "OutboxItem", "journal_scope"]
 
 #: States where the send job has work to do.
 QUEUED = ("queued", "sending")
@@ -42,7 +42,8 @@ TRACKED = ("sent", "delivered", "action")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
-    number TEXT PRIMARY KEY,
+    scope TEXT NOT NULL DEFAULT '',
+    number TEXT NOT NULL,
     filename TEXT NOT NULL,
     syntax TEXT NOT NULL,
     data BLOB NOT NULL,
@@ -62,8 +63,10 @@ CREATE TABLE IF NOT EXISTS items (
     lease_until REAL NOT NULL DEFAULT 0,
     error TEXT,
     uncertain INTEGER NOT NULL DEFAULT 0,
+    error_code TEXT,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    PRIMARY KEY (scope, number)
 );
 CREATE INDEX IF NOT EXISTS items_state ON items (state, next_try);
 CREATE INDEX IF NOT EXISTS items_chorus ON items (chorus_id);
@@ -72,7 +75,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 
 _COLUMNS = (
     "number, filename, syntax, buyer_siret, supplier_siret, invoice_type, state, flow_number, flow_state, "
-    "chorus_id, status, status_date, attempts, next_try, send_started, error, uncertain"
+    "chorus_id, status, status_date, attempts, next_try, send_started, error, uncertain, error_code"
 )
 
 
@@ -97,9 +100,13 @@ class OutboxItem:
     send_started: float | None
     error: str | None
     uncertain: int = 0  # an earlier deposit got no answer: a duplicate refusal then confirms it
+    error_code: str | None = None  # stable code of the last failure (e.g. authentication_error)
 
     @property
     def final(self) -> bool:
+        if self.state == "rejected" and self.status:
+            # REFUSEE_* (buyer refusals) are not final on Chorus Pro: the invoice may still move.
+            return invoice_status(self.status).final
         return self.state in ("rejected", "paid", "cancelled", "error")
 
 
@@ -123,6 +130,9 @@ class Outbox:
     :param client_factory: returns a :class:`~.client.ChorusClient` (called once per job run).
     :param settle_delay: seconds an uncertain deposit is given to show up before a new deposit.
     :param lease: seconds a claim lasts; a worker killed while holding one delays that invoice by at most this.
+    :param scope: the platform and account this outbox deposits to (see :func:`journal_scope`). One
+        SQLite file holds any number of scopes; an entry, its state and its flow number belong to
+        one scope only, so a deposit on one platform or account never counts for another.
     """
 
     def __init__(
@@ -138,6 +148,7 @@ class Outbox:
         sync_margin: float = 300.0,
         page_size: int = 100,
         clock: Callable[[], float] = time.time,
+        scope: str = "",
     ) -> None:
         self.path = path
         self.client_factory = client_factory
@@ -149,12 +160,14 @@ class Outbox:
         self.sync_margin = sync_margin
         self.page_size = page_size
         self.clock = clock
+        self.scope = scope
         self.worker = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA busy_timeout = 30000")
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
+        _migrate(self._db)
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
         if "uncertain" not in columns:  # a journal written by an older version
@@ -180,7 +193,8 @@ class Outbox:
         values["updated"] = self.clock()
         assignments = ", ".join(f"{key} = ?" for key in values)
         with self._tx() as db:
-            db.execute(f"UPDATE items SET {assignments} WHERE number = ?", [*values.values(), number])  # noqa: S608
+            db.execute(f"UPDATE items SET {assignments} WHERE scope = ? AND number = ?",  # noqa: S608
+                       [*values.values(), self.scope, number])
 
     # -- adding -------------------------------------------------------------------------------------------
     def add(self, data: bytes, *, facts: InvoiceFacts | None = None) -> OutboxItem:
@@ -206,13 +220,18 @@ class Outbox:
             "invoice_type": "AVOIR" if facts.is_credit_note else "FACTURE",
         }
         with self._tx() as db:
-            row = db.execute("SELECT data, state, chorus_id, error FROM items WHERE number = ?",
-                             (facts.number,)).fetchone()
+            row = db.execute("SELECT data, state, chorus_id, error FROM items WHERE scope = ? AND number = ?",
+                             (self.scope, facts.number)).fetchone()
             if row is None:
+                state, started, error = "queued", None, None
+                if self.scope and _legacy_deposit(db, facts.number):
+                    # An earlier version deposited it without recording where: ask this platform first.
+                    state, started, error = "sending", 0.0, _LEGACY_NOTE
                 db.execute(
-                    "INSERT INTO items (number, filename, syntax, data, buyer_siret, supplier_siret, invoice_type,"
-                    " state, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                    (facts.number, *values.values(), now, now),
+                    "INSERT INTO items (scope, number, filename, syntax, data, buyer_siret, supplier_siret,"
+                    " invoice_type, state, send_started, error, created, updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (self.scope, facts.number, *values.values(), state, started, error, now, now),
                 )
             elif bytes(row[0]) != data:
                 if _number_used_elsewhere(row[1], row[3]):
@@ -226,8 +245,9 @@ class Outbox:
                 assignments = ", ".join(f"{key} = ?" for key in values)
                 db.execute(
                     f"UPDATE items SET {assignments}, state = 'queued', attempts = 0, next_try = 0, error = NULL,"  # noqa: S608
-                    " flow_number = NULL, flow_state = NULL, updated = ? WHERE number = ?",
-                    (*values.values(), now, facts.number),
+                    " error_code = NULL, flow_number = NULL, flow_state = NULL, updated = ?"
+                    " WHERE scope = ? AND number = ?",
+                    (*values.values(), now, self.scope, facts.number),
                 )
         return self.get(facts.number)
 
@@ -242,70 +262,110 @@ class Outbox:
                 code="cannot_resend",
                 params={"invoice": number, "state": item.state},
             )
-        self._update(number, state="queued", attempts=0, next_try=0, error=None, flow_number=None, flow_state=None)
+        self._update(number, state="queued", attempts=0, next_try=0, error=None, error_code=None, flow_number=None,
+                     flow_state=None)
+        return self.get(number)
+
+    def retry_now(self, number: str) -> OutboxItem:
+        """A person asks for this invoice again: make it due now, whatever its back-off.
+
+        The back-off is for unattended retries; a person who fixed a URL or a password should not
+        wait for it. ``error`` (nothing on the platform) is queued again; an uncertain deposit
+        (``sending``) stays uncertain: it is only made due, so Chorus Pro is asked before any new
+        deposit. Other states are left alone.
+        """
+        item = self.get(number)
+        if item.state in ("error", "rejected") and not item.chorus_id:
+            return self.requeue(number)
+        if item.state == "queued":
+            self._update(number, next_try=0, attempts=0)
+        elif item.state == "sending":
+            self._update(number, next_try=0)
         return self.get(number)
 
     # -- reading ------------------------------------------------------------------------------------------
     def get(self, number: str) -> OutboxItem:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE number = ?", (number,)).fetchone()  # noqa: S608
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM items WHERE scope = ? AND number = ?",  # noqa: S608
+                               (self.scope, number)).fetchone()
         if row is None:
             raise InputError(f"Invoice {number} is not in the outbox", params={"reason": "unknown invoice"})
         return OutboxItem(*row)
 
     def items(self, states: Iterable[str] | None = None) -> list[OutboxItem]:
-        sql = f"SELECT {_COLUMNS} FROM items"  # noqa: S608
-        args: list = []
+        sql = f"SELECT {_COLUMNS} FROM items WHERE scope = ?"  # noqa: S608
+        args: list = [self.scope]
         if states:
             states = list(states)
-            sql += f" WHERE state IN ({', '.join('?' * len(states))})"
-            args = states
+            sql += f" AND state IN ({', '.join('?' * len(states))})"
+            args += states
         return [OutboxItem(*row) for row in self._db.execute(sql + " ORDER BY number", args)]
 
     def counts(self) -> Counter:
-        return Counter(dict(self._db.execute("SELECT state, COUNT(*) FROM items GROUP BY state").fetchall()))
+        return Counter(dict(self._db.execute("SELECT state, COUNT(*) FROM items WHERE scope = ? GROUP BY state",
+                                             (self.scope,)).fetchall()))
+
+    def due(self) -> list[OutboxItem]:
+        """What :meth:`send_due` would take now (queued or uncertain, back-off over)."""
+        now = self.clock()
+        return [item for item in self.items(QUEUED) if item.next_try <= now]
 
     # -- send job -----------------------------------------------------------------------------------------
-    def _claim(self) -> tuple[str, bytes] | None:
+    def _claim(self, numbers: list[str] | None = None) -> tuple[str, bytes] | None:
         now = self.clock()
+        only = ""
+        if numbers is not None:
+            only = f" AND number IN ({', '.join('?' * len(numbers))})"
         with self._tx() as db:
             row = db.execute(
-                "SELECT number, data FROM items WHERE state IN ('queued', 'sending') AND next_try <= ?"
-                " AND lease_until < ? ORDER BY next_try, number LIMIT 1",
-                (now, now),
+                "SELECT number, data FROM items WHERE scope = ? AND state IN ('queued', 'sending') AND next_try <= ?"
+                f" AND lease_until < ?{only} ORDER BY next_try, number LIMIT 1",
+                (self.scope, now, now, *(numbers or ())),
             ).fetchone()
             if row is None:
                 return None
             db.execute(
-                "UPDATE items SET lease_owner = ?, lease_until = ? WHERE number = ?",
-                (self.worker, now + self.lease, row[0]),
+                "UPDATE items SET lease_owner = ?, lease_until = ? WHERE scope = ? AND number = ?",
+                (self.worker, now + self.lease, self.scope, row[0]),
             )
         return row[0], bytes(row[1])
 
     def _release(self, number: str) -> None:
         with self._tx() as db:
             db.execute(
-                "UPDATE items SET lease_owner = NULL, lease_until = 0 WHERE number = ? AND lease_owner = ?",
-                (number, self.worker),
+                "UPDATE items SET lease_owner = NULL, lease_until = 0"
+                " WHERE scope = ? AND number = ? AND lease_owner = ?",
+                (self.scope, number, self.worker),
             )
 
-    def send_due(self, limit: int | None = None, progress: Callable[[str, str], None] | None = None) -> Counter:
-        """Deposit every due invoice (or ``limit`` of them); return the outcomes counted."""
+    def send_due(
+        self,
+        limit: int | None = None,
+        progress: Callable[[str, str], None] | None = None,
+        numbers: Iterable[str] | None = None,
+    ) -> Counter:
+        """Deposit every due invoice (or ``limit`` of them, or only ``numbers``); return the outcomes counted."""
+        wanted = None if numbers is None else list(numbers)
+        if wanted == []:
+            return Counter()
         outcomes: Counter = Counter()
         client = self.client_factory() if self.client_factory else None
         if client is None:
             raise ChorusError("The outbox has no Chorus Pro client", code="configuration_error")
-        while limit is None or sum(outcomes.values()) < limit:
-            claimed = self._claim()
-            if claimed is None:
-                break
-            number, data = claimed
-            try:
-                outcome = self._send_one(client, number, data)
-            finally:
-                self._release(number)
-            outcomes[outcome] += 1
-            if progress:
-                progress(number, outcome)
+        # Named invoices are claimed 500 at a time (SQLite's limit on query parameters).
+        chunks = [None] if wanted is None else [wanted[i:i + 500] for i in range(0, len(wanted), 500)]
+        for chunk in chunks:
+            while limit is None or sum(outcomes.values()) < limit:
+                claimed = self._claim(chunk)
+                if claimed is None:
+                    break
+                number, data = claimed
+                try:
+                    outcome = self._send_one(client, number, data)
+                finally:
+                    self._release(number)
+                outcomes[outcome] += 1
+                if progress:
+                    progress(number, outcome)
         return outcomes
 
     def _send_one(self, client, number: str, data: bytes) -> str:
@@ -322,7 +382,8 @@ class Outbox:
         except ChorusError as err:
             return self._fail(self.get(number), err)
         self._update(
-            number, state="sent", flow_number=result.flow_number, flow_state=None, next_try=0, attempts=0, error=None
+            number, state="sent", flow_number=result.flow_number, flow_state=None, next_try=0, attempts=0, error=None,
+            error_code=None,
         )
         return "sent"
 
@@ -334,12 +395,12 @@ class Outbox:
             # Never "error": a resend could deposit twice. Chorus Pro is asked first.
             settle_at = (item.send_started or now) + self.settle_delay
             self._update(item.number, state="sending", next_try=max(now, min(settle_at, now + backoff)),
-                         error=err.message, uncertain=1)
+                         error=err.message, error_code=err.code, uncertain=1)
             return "uncertain"
         if failure.kind == "retry" and item.attempts < self.max_attempts:
-            self._update(item.number, state="queued", next_try=now + backoff, error=err.message)
+            self._update(item.number, state="queued", next_try=now + backoff, error=err.message, error_code=err.code)
             return "retry"
-        self._update(item.number, state="error", next_try=0, error=err.message)
+        self._update(item.number, state="error", next_try=0, error=err.message, error_code=err.code)
         return "error"
 
     def _settle(self, client, item: OutboxItem) -> str:
@@ -355,7 +416,7 @@ class Outbox:
             # Still uncertain while the platform cannot be asked: stay "sending", whatever the error.
             failure = delivery.classify_failure(err)
             delay = delivery.next_attempt_delay(item.attempts, failure.retry_after, self.backoff_base, self.backoff_max)
-            self._update(item.number, next_try=self.clock() + delay, error=err.message)
+            self._update(item.number, next_try=self.clock() + delay, error=err.message, error_code=err.code)
             return "waiting"
         elapsed = self.clock() - (item.send_started or 0)
         decision = delivery.settle_decision(found is not None, elapsed, self.settle_delay)
@@ -375,6 +436,7 @@ class Outbox:
                 next_try=0,
                 attempts=0,
                 error=None,
+                error_code=None,
             )
             return "settled"
         if decision == "wait":
@@ -395,16 +457,16 @@ class Outbox:
     def sync(self) -> Counter:
         """Bring flow states and invoice statuses back: one paged search, flow reports only where needed."""
         outcomes: Counter = Counter()
-        tracked = {item.number: item for item in self.items(TRACKED)}
+        tracked = {item.number: item for item in self.items((*TRACKED, "rejected")) if not item.final}
         if not tracked:
             return outcomes
         client = self.client_factory()
         started = datetime.now(timezone.utc)
-        last = self._db.execute("SELECT value FROM meta WHERE key = 'last_sync'").fetchone()
+        last = self._db.execute("SELECT value FROM meta WHERE key = ?", (self._sync_key,)).fetchone()
         if last:
             since = datetime.fromisoformat(last[0]) - timedelta(seconds=self.sync_margin)
         else:
-            oldest = self._db.execute("SELECT MIN(created) FROM items").fetchone()[0]
+            oldest = self._db.execute("SELECT MIN(created) FROM items WHERE scope = ?", (self.scope,)).fetchone()[0]
             since = datetime.fromtimestamp(oldest, timezone.utc) - timedelta(days=1)
         by_id = {item.chorus_id: item for item in tracked.values() if item.chorus_id}
         seen: set[str] = set()
@@ -421,8 +483,12 @@ class Outbox:
                 continue
             outcomes[self._follow_flow(client, item)] += 1
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_sync', ?)", (started.isoformat(),))
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (self._sync_key, started.isoformat()))
         return outcomes
+
+    @property
+    def _sync_key(self) -> str:
+        return f"last_sync {self.scope}" if self.scope else "last_sync"
 
     def _apply(self, item: OutboxItem, summary) -> str:
         info = invoice_status(summary.status)
@@ -503,7 +569,8 @@ class Outbox:
         return "duplicate_conflict"
 
     def _data(self, number: str) -> bytes:
-        return bytes(self._db.execute("SELECT data FROM items WHERE number = ?", (number,)).fetchone()[0])
+        row = self._db.execute("SELECT data FROM items WHERE scope = ? AND number = ?", (self.scope, number)).fetchone()
+        return bytes(row[0])
 
 
 def _number_used_elsewhere(state: str, error: str | None) -> bool:
@@ -518,6 +585,65 @@ def _number_used_error(number: str) -> InputError:
         code="duplicate_invoice_number",
         params={"invoice": number, "state": "rejected"},
     )
+def journal_scope(token_url: str, api_url: str, client_id: str, login: str) -> str:
+    """The key of one platform and account in a shared journal: token and API URLs, client id, login.
+
+    Secrets are not part of it: fixing a password keeps the entries (and what they deposited).
+
+    >>> journal_scope("https://x/api/oauth/token", "https://x/", "app", "TECH_1@cpro.fr")
+    'https://x/api/oauth/token https://x client_id=app login=TECH_1@cpro.fr'
+    """
+    return f"{token_url.strip()} {api_url.strip().rstrip('/')} client_id={client_id.strip()} login={login.strip()}"
+
+
+_LEGACY_NOTE = (
+    "recorded by an earlier version of the journal without its platform: Chorus Pro is searched before any deposit"
+)
+
+
+def _legacy_deposit(db, number: str) -> bool:
+    """Whether an entry written before journals were scoped may have deposited this invoice somewhere."""
+    row = db.execute(
+        "SELECT 1 FROM items WHERE scope = '' AND number = ? AND (flow_number IS NOT NULL OR chorus_id IS NOT NULL"
+        " OR state NOT IN ('queued', 'error'))",
+        (number,),
+    ).fetchone()
+    return row is not None
+
+
+def _migrate(db) -> None:
+    """Bring a journal written before scopes existed to the current schema; its entries get the empty scope.
+
+    Checked again inside the write transaction: two processes opening the same old journal migrate it once.
+    """
+    if not _needs_migration(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        columns = _needs_migration(db)
+        if columns:
+            old = ", ".join(columns)
+            db.execute("ALTER TABLE items RENAME TO items_unscoped")
+            db.execute("DROP INDEX IF EXISTS items_state")
+            db.execute("DROP INDEX IF EXISTS items_chorus")
+            create = next(part for part in _SCHEMA.split(";") if "TABLE IF NOT EXISTS items" in part)
+            db.execute(create)
+            db.execute(f"INSERT INTO items ({old}) SELECT {old} FROM items_unscoped")  # noqa: S608
+            db.execute("DROP TABLE items_unscoped")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _needs_migration(db) -> list[str]:
+    """The columns of an unscoped ``items`` table (nothing to do: empty list)."""
+    columns = [row[1] for row in db.execute("PRAGMA table_info(items)")]
+    if not columns or "scope" in columns:
+        return []
+    if not {"number", "filename", "data", "state"} <= set(columns):
+        raise sqlite3.DatabaseError("its items table is not an outbox journal's")
+    return columns
 
 
 def _iso(value) -> str | None:

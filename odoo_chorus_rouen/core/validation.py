@@ -51,7 +51,6 @@ next to the stylesheets).
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -73,6 +72,7 @@ from stdnum import iban as stdnum_iban
 
 from .budgets import Requirements, compact_siret, find_budget, is_valid_siret
 from .errors import InputError, XmlValidationError
+from .limits import MAX_DEPOSIT_SIZE
 
 __all__ = [
     "ALLOWED_TYPE_CODES",
@@ -98,7 +98,7 @@ __all__ = [
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_SIZE = 120 * 1024 * 1024  # Chorus Pro: 120 MB per invoice with its attachments
+DEFAULT_MAX_SIZE = MAX_DEPOSIT_SIZE  # Chorus Pro: 10 MB per deposited file (sources in core/limits.py)
 LAYERS = ("xsd", "schematron", "chorus")
 LAYOUTS = ("direct", "reform")
 
@@ -372,7 +372,7 @@ def _human_size(size: int) -> str:
 def _too_large(size: int, max_size: int) -> InputError:
     return InputError(
         f"The file is {_human_size(size)}; at most {_human_size(max_size)} is accepted per invoice (Chorus Pro: "
-        "120 MB with its attachments). "
+        "10 MB per deposited file). "
         "Reduce the PDF (images, attachments) or send the attachments separately.",
         code="file_too_large", params={"size": size, "max_size": max_size},
     )
@@ -393,9 +393,9 @@ def _looks_like_pdf(data: bytes) -> bool:
     return data[:5] == _PDF_MAGIC or _PDF_MAGIC in bytes(data[:1024])
 
 
-def _prolog_has_doctype(data: bytes) -> tuple[bool, bool]:
-    """(DOCTYPE seen, ENTITY declared) in the first 64 KB, any common encoding."""
-    head = bytes(data[:65536])
+def _prolog_has_doctype(data: bytes, head_size: int | None = 65536) -> tuple[bool, bool]:
+    """(DOCTYPE seen, ENTITY declared) in the first 64 KB (or all of ``data``), any common encoding."""
+    head = bytes(data[:head_size] if head_size else data)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = head.decode("utf-16", errors="ignore")
     else:
@@ -442,6 +442,8 @@ def parse_xml(xml: bytes) -> etree._Element:
     try:
         root = etree.fromstring(bytes(xml), _safe_parser())
     except etree.XMLSyntaxError as err:
+        if not doctype:  # a DOCTYPE may come after a long prolog (comments, blanks): look at all of it
+            doctype, entities = _prolog_has_doctype(xml, None)
         if doctype:
             raise _doctype_error(entities) from err
         raise InputError(
@@ -473,34 +475,33 @@ def _format_of_root(root: etree._Element) -> Format:
     )
 
 
-def _pdf_contents(data: bytes) -> tuple[dict[str, bytes], bytes | None]:
-    """The embedded files of a PDF (name -> bytes) and its XMP metadata packet (or None)."""
+def _pdf_contents(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict[str, bytes], bytes | None]:
+    """The embedded files of a PDF (name -> bytes) and its XMP packet (or None), unpacked to at most ``max_size``."""
     try:
-        from pypdf import PdfReader
+        from .pdf_files import TooLarge, embedded_files
     except ImportError as err:  # pragma: no cover - pypdf is a dependency of factur-x
         raise XmlValidationError(params={"reason": "pypdf is not installed"}) from err
     try:
-        reader = PdfReader(io.BytesIO(bytes(data)), strict=False)
-        found: dict[str, bytes] = {}
-        for name, contents in reader.attachments.items():
-            if contents:
-                found[name] = contents[0]
+        return embedded_files(data, max_size)
+    except TooLarge as err:
+        raise InputError(
+            f"The file {err.name!r} embedded in the PDF unpacks to more than {_human_size(max_size)} (at least "
+            f"{_human_size(err.size)}): a real invoice XML is far smaller, this one is refused unread. "
+            "Generate the Factur-X PDF again.",
+            code="file_too_large", params={"size": err.size, "max_size": max_size},
+        ) from None
+    except InputError:
+        raise
     except Exception as err:  # noqa: BLE001 - pypdf raises many types on damaged files
         raise InputError(
             f"The PDF cannot be read ({type(err).__name__}: {err}); it is truncated or damaged. "
             "Generate the invoice PDF again.",
             code="pdf_unreadable", params={"reason": str(err)},
         ) from err
-    try:
-        metadata = reader.trailer["/Root"].get("/Metadata")
-        xmp = metadata.get_object().get_data() if metadata is not None else None
-    except Exception:  # noqa: BLE001 - a damaged XMP is reported by the XMP check, not here
-        xmp = None
-    return found, xmp
 
 
 def _xml_from_pdf(data: bytes, max_size: int) -> tuple[bytes, bytes | None]:
-    attachments, xmp = _pdf_contents(data)
+    attachments, xmp = _pdf_contents(data, max_size)
     by_lower = {name.lower(): name for name in attachments}
     for wanted in _FACTURX_NAMES:
         if wanted in by_lower:
@@ -1336,7 +1337,7 @@ def validate(
     :param requirements: see :func:`check_routing`.
     :param layers: any of ``"xsd"``, ``"schematron"``, ``"chorus"``.
     :param layout: ``"direct"`` (default) or ``"reform"``.
-    :param max_size: largest accepted file, in bytes (default 120 MB).
+    :param max_size: largest accepted file, in bytes (default 10 MB, :data:`.limits.MAX_DEPOSIT_SIZE`).
     :return: the report; never raises on bad input (it becomes a ``layer="input"`` finding).
     :raises ValueError: unknown layer or layout (a programming error, not bad input).
     """

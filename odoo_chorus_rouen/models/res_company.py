@@ -1,7 +1,7 @@
 import logging
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 from ..core.budgets import compact_siret, format_siret, is_valid_siret  # noqa: TID252
 from ..core.errors import AuthenticationError, ChorusError  # noqa: TID252
@@ -99,6 +99,34 @@ class ResCompany(models.Model):
         return [
             company._fields[name]._description_string(self.env) for name in names if not (company[name] or "").strip()
         ]
+
+    def chorus_pro_settings_report(self):
+        """Public (RPC): which Chorus Pro settings each company still lacks, never their values.
+
+        ``chorus-rouen odoo check`` asks this instead of reading the client secret and the password
+        over the network only to see whether they are filled.
+
+        :return: one dict per company: ``id``, ``name``, ``environment``, ``started`` (some
+            credential is filled), ``missing`` (field names) and ``missing_labels`` (translated).
+        :raises AccessError: the user is not a settings administrator (the fields' own group).
+        """
+        if not self.env.user.has_group("base.group_system"):
+            raise AccessError(_("Only administrators (Settings) can check the Chorus Pro settings."))
+        report = []
+        for company in self.sudo():
+            names = list(CREDENTIAL_FIELDS)
+            if company.chorus_pro_environment == "sandbox":
+                names.insert(0, "chorus_pro_base_url")
+            missing = [name for name in names if not (company[name] or "").strip()]
+            report.append({
+                "id": company.id,
+                "name": company.name,
+                "environment": company.chorus_pro_environment,
+                "started": any((company[name] or "").strip() for name in CREDENTIAL_FIELDS),
+                "missing": missing,
+                "missing_labels": company._chorus_pro_missing_settings(),
+            })
+        return report
 
     def _chorus_pro_is_configured(self):
         """Whether every setting needed to call Chorus Pro is filled (nothing is contacted)."""

@@ -5,6 +5,7 @@ from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 
 from ..core.budgets import (  # noqa: TID252
+    METROPOLE_ADDRESS,
     Requirements,
     compact_siret,
     find_budget,
@@ -19,6 +20,8 @@ _logger = logging.getLogger(__name__)
 
 # The weekly cron handles this many partners per call, then reports its progress (Odoo calls it
 # again at once while some remain, up to ten times, then at the next trigger).
+#: The address of the Métropole's contacts in versions before the move to its current seat.
+FORMER_METROPOLE_ADDRESS = {"street": "14 bis avenue Pasteur", "street2": False, "zip": "76000", "city": "Rouen"}
 DIRECTORY_BATCH_SIZE = 20
 # A partner whose directory was looked up (successfully or not) less than this many hours ago is
 # left alone by the cron: it is how one run walks over every partner exactly once.
@@ -457,3 +460,21 @@ class ResPartner(models.Model):
     def _chorus_pro_can_commit(self):
         """Whether the cron may commit (never during tests), as ``account.move.send._can_commit``."""
         return not modules.module.current_test
+
+    @api.model
+    def _chorus_pro_move_metropole_address(self):
+        """Give the Métropole and its budgets their current seat where they still have the former one.
+
+        Their records are ``noupdate``: an update of the addon does not rewrite them. Called by
+        ``data/res_partner_address_data.xml`` at every install and update; a contact whose address
+        someone changed is left alone. Returns the contacts moved.
+        """
+        ids = self.env["ir.model.data"].sudo().search(
+            [("module", "=", "odoo_chorus_rouen"), ("model", "=", "res.partner")]
+        ).mapped("res_id")
+        partners = self.sudo().browse(ids).exists()
+        former = partners.filtered(
+            lambda partner: all((partner[field] or False) == value for field, value in FORMER_METROPOLE_ADDRESS.items())
+        )
+        former.write({field: METROPOLE_ADDRESS[field] for field in ("street", "street2", "zip", "city")})
+        return former

@@ -44,7 +44,11 @@ __all__ = [
 
 DEFAULT_DIRECTORY = "directory.json"
 FIRST_ADDED_STRUCTURE_ID = 40000001
-FIRST_ADDED_SERVICE_ID = 5000000001
+FIRST_ADDED_SERVICE_ID = 50000001
+#: The platform's structure, service and invoice ids fit in a signed 32-bit integer (8 digits in
+#: practice, e.g. identifiantFactureCPP 3123988): connectors store them in 32-bit columns, so the
+#: sandbox never produces nor accepts a larger one.
+MAX_PLATFORM_ID = 2**31 - 1
 PARAMETER_FLAGS = ("codeServiceDoitEtreRenseigne", "numeroEJDoitEtreRenseigne", "gestionNumeroEJOuCodeService")
 IDENTIFIER_TYPES = ("SIRET", "UE_HORS_FRANCE", "HORS_UE", "RIDET", "TAHITI", "AUTRE", "PARTICULIER")
 
@@ -106,6 +110,48 @@ def _parametres(doc: dict[str, Any]) -> dict[str, bool]:
     }
 
 
+def _platform_id(value: Any, name: str) -> int | None:
+    """An id given by a file or the control API: None, or an integer in the platform's range."""
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise DirectoryError(f"{name} {value!r} is not an integer") from None
+    if not 1 <= number <= MAX_PLATFORM_ID:
+        raise DirectoryError(f"{name} {number} is outside the platform's range (1 to {MAX_PLATFORM_ID}, 32 bits)")
+    return number
+
+
+def _narrow_service_id(old: int, taken: set[int]) -> int:
+    """The id an earlier sandbox's 10-digit service id gets: the directory's scheme, else a new one."""
+    structure, rank = divmod(old, 100)
+    candidate = (structure - 26_000_000) * 100 + rank  # 2631100101 -> 31100101, as in directory.json
+    if not 1 <= candidate <= MAX_PLATFORM_ID or candidate in taken:
+        candidate = max([FIRST_ADDED_SERVICE_ID - 1, *taken]) + 1
+    return candidate
+
+
+def narrow_wide_ids(store: Store) -> int:
+    """Bring a state file of an earlier sandbox (10-digit service ids) into the platform's range.
+
+    Each service over 32 bits gets a new id (the one ``directory.json`` now gives it, else the next
+    free one); invoices keep pointing at their service. Returns how many services were renumbered.
+    """
+    with store.transaction() as conn:
+        wide = conn.execute("SELECT id, data FROM services WHERE id > ? ORDER BY id", (MAX_PLATFORM_ID,)).fetchall()
+        if not wide:
+            return 0
+        taken = {row[0] for row in conn.execute("SELECT id FROM services WHERE id <= ?", (MAX_PLATFORM_ID,))}
+        for old, data in wide:
+            new = _narrow_service_id(old, taken)
+            taken.add(new)
+            service = {**json.loads(data), "idService": new}
+            conn.execute("UPDATE services SET id = ?, data = ? WHERE id = ?", (new, json.dumps(service), old))
+            conn.execute("UPDATE invoices SET service_id = ? WHERE service_id = ?", (new, old))
+    return len(wide)
+
+
 def _normalize_service(doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise DirectoryError("each service must be an object")
@@ -116,7 +162,7 @@ def _normalize_service(doc: dict[str, Any]) -> dict[str, Any]:
         raise DirectoryError(f"codeService {code!r} is longer than 100 characters")
     service_id = _first(doc, "idService", "id")
     return {
-        "idService": int(service_id) if service_id is not None else None,
+        "idService": _platform_id(service_id, "idService"),
         "codeService": code,
         "libelleService": str(_first(doc, "libelleService", "name", "label", default=code)),
         "estActif": _flag(_first(doc, "estActif", "active", default=True)),
@@ -156,7 +202,7 @@ def normalize_structure(doc: dict[str, Any]) -> dict[str, Any]:
     }
     result.update(
         {
-            "idStructureCPP": int(structure_id) if structure_id is not None else None,
+            "idStructureCPP": _platform_id(structure_id, "idStructureCPP"),
             "identifiantStructure": identifier,
             "typeIdentifiantStructure": id_type,
             "designationStructure": designation,
@@ -242,6 +288,7 @@ def _upsert_service(conn: Any, structure_id: int, service: dict[str, Any]) -> di
 
 def load_structures(store: Store, structures: list[dict[str, Any]]) -> int:
     """Upsert many structures; returns how many were loaded."""
+    narrow_wide_ids(store)
     with store.transaction():
         for doc in structures:
             upsert_structure(store, doc)

@@ -21,6 +21,7 @@ import logging
 import math
 import secrets
 import tarfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,6 +30,7 @@ from enum import Enum
 from typing import Any
 
 from ..core.budgets import compact_siret
+from ..core.limits import MAX_DEPOSIT_SIZE, MAX_UNPACKED_SIZE
 from ..core.status import INVOICE_STATUSES
 from . import directory as dirmod
 from . import embedded
@@ -50,7 +52,7 @@ __all__ = ["DEFAULT_CREDENTIALS", "Engine", "Reply", "SandboxCredentials"]
 _logger = logging.getLogger(__name__)
 
 TOKEN_LIFETIME = 3600
-DEFAULT_MAX_FILE_SIZE = 10 * 1024 * 1024
+DEFAULT_MAX_FILE_SIZE = MAX_DEPOSIT_SIZE  # one documented limit: core/limits.py
 FLOW_STAGES = ("IN_DEPOT_PORTAIL_EN_ATTENTE_TRAITEMENT_SE_CPP", "IN_RECU", "IN_EN_COURS_TRAITEMENT_CPP")
 FINAL_FLOW_STATES = ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE", "IN_INCIDENTE")
 AUTO_NEXT = {"DEPOSEE": "EN_COURS_ACHEMINEMENT", "EN_COURS_ACHEMINEMENT": "MISE_A_DISPOSITION"}
@@ -1523,18 +1525,30 @@ def _history_entry(row: Any) -> dict[str, Any]:
     }
 
 
+#: Files in one ``.tar.gz`` flow at most (with :data:`MAX_UNPACKED_SIZE` in all).
+MAX_MEMBERS = 1000
+
+
 def _split_archive(file_name: str, data: bytes) -> tuple[list[tuple[str, bytes]], str | None]:
     """The files of a deposit: the file itself, or each file of a ``.tar.gz`` / ``.tgz`` archive."""
     if not (file_name.lower().endswith((".tar.gz", ".tgz")) or data[:2] == b"\x1f\x8b"):
         return [(file_name, data)], None
+    members: list[tuple[str, bytes]] = []
+    unpacked = 0
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            members = [
-                (member.name.rsplit("/", 1)[-1], archive.extractfile(member).read())
-                for member in archive.getmembers()
-                if member.isfile()
-            ]
-    except (tarfile.TarError, OSError, EOFError) as err:
+            # Member by member, sizes checked before reading: a gzip bomb is refused, never unpacked.
+            while (member := archive.next()) is not None:
+                if not member.isfile():
+                    continue
+                unpacked += member.size
+                if member.size > MAX_DEPOSIT_SIZE or unpacked > MAX_UNPACKED_SIZE or len(members) >= MAX_MEMBERS:
+                    return [], (
+                        f"L'archive {file_name} dépasse les limites : {MAX_MEMBERS} fichiers, "
+                        f"{MAX_DEPOSIT_SIZE // 2**20} Mo par fichier, {MAX_UNPACKED_SIZE // 2**20} Mo décompressés."
+                    )
+                members.append((member.name.rsplit("/", 1)[-1], archive.extractfile(member).read(member.size)))
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
         return [], f"L'archive {file_name} est illisible : {err}"
     if not members:
         return [], f"L'archive {file_name} ne contient aucun fichier."

@@ -19,6 +19,7 @@ import logging
 import re
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 from . import directory as dirmod
 from . import directory_truth
 from . import embedded
+from .arguments import check_port, check_state_path
 from .clock import format_datetime
 from .duplicates import duplicate_report
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
@@ -324,6 +326,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- /sandbox control API -------------------------------------------------------------------------
     def _control(self, method: str, path: str) -> None:
+        refuse_cross_site(method, self.headers)
         body = self._read_body(self.sandbox.max_request_size)
         query = {key: values[0] for key, values in parse_qs(urlsplit(self.path).query).items()}
         payload: dict[str, Any] = {}
@@ -347,6 +350,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(status, answer)
                 return
         raise _HttpError(404, {"error": f"no control route {method} {path}", "routes": _control_help()})
+
+
+def refuse_cross_site(method: str, headers: Any) -> None:
+    """The control API changes state only on requests a web page cannot forge.
+
+    A page on another site can POST a form (``application/x-www-form-urlencoded``,
+    ``multipart/form-data``, ``text/plain``) to 127.0.0.1 without asking; it cannot send
+    ``Content-Type: application/json`` (nor PUT/DELETE/PATCH) without a CORS preflight, which the
+    sandbox never grants. So a control POST must say ``application/json``.
+    """
+    if method != "POST":
+        return
+    content_type = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise _HttpError(415, {
+            "error": "a control POST needs Content-Type: application/json "
+                     "(a web page of another site cannot send it: no cross-site change of the sandbox)",
+        })
 
 
 def _bearer(header: str | None) -> str | None:
@@ -610,6 +631,7 @@ class SandboxServer:
         self.state_path = str(state_path)
         self.directory_file = directory_file
         self.store = Store(self.state_path)
+        dirmod.narrow_wide_ids(self.store)  # a state file of an earlier sandbox: ids into 32 bits
         if not self.store.scalar("SELECT COUNT(*) FROM structures"):
             dirmod.load_structures(self.store, dirmod.load_directory_file())
         if directory_file:
@@ -963,6 +985,12 @@ def main(argv: list[str] | None = None, prog: str = "chorus-rouen sandbox") -> i
     )
     layers = tuple(layer.strip() for layer in args.layers.split(",") if layer.strip())
     try:
+        check_port(args.port)
+        check_state_path(args.state)
+    except ValueError as err:
+        print(f"Invalid sandbox setting: {err}", file=sys.stderr)
+        return 2
+    try:
         serve_forever(
             args.host,
             args.port,
@@ -978,5 +1006,8 @@ def main(argv: list[str] | None = None, prog: str = "chorus-rouen sandbox") -> i
         return 1
     except (ValueError, dirmod.DirectoryError) as err:
         print(f"Invalid sandbox setting: {err}", file=sys.stderr)
+        return 2
+    except sqlite3.Error as err:
+        print(f"Invalid sandbox setting: --state {args.state} cannot be used ({err})", file=sys.stderr)
         return 2
     return 0

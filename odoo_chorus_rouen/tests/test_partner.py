@@ -7,7 +7,13 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import file_open, mute_logger
 
-from odoo.addons.odoo_chorus_rouen.core.budgets import BUDGETS, METROPOLE_NAME, Requirements, is_valid_siret
+from odoo.addons.odoo_chorus_rouen.core.budgets import (
+    BUDGETS,
+    METROPOLE_ADDRESS,
+    METROPOLE_NAME,
+    Requirements,
+    is_valid_siret,
+)
 from odoo.addons.odoo_chorus_rouen.core.errors import ApiError
 
 from .common import ChorusProCommon
@@ -24,12 +30,33 @@ class TestBudgets(ChorusProCommon):
         self.assertEqual(metropole.name, METROPOLE_NAME)
         self.assertTrue(metropole.is_company)
         self.assertEqual(metropole.country_id.code, "FR")
-        self.assertEqual((metropole.street, metropole.zip, metropole.city), ("14 bis avenue Pasteur", "76000", "Rouen"))
+        self.assertEqual(
+            (metropole.street, metropole.street2, metropole.zip, metropole.city),
+            tuple(METROPOLE_ADDRESS[key] for key in ("street", "street2", "zip", "city")),
+        )
+        for budget in self.budgets.values():
+            self.assertEqual((budget.street, budget.zip, budget.city), (metropole.street, "76006", "Rouen Cedex"))
         self.assertFalse(metropole.chorus_pro_recipient)
         self.assertIn(self.env.ref("odoo_chorus_rouen.partner_category_public_buyer"), metropole.category_id)
         self.assertEqual(
             metropole.child_ids.filtered("chorus_pro_recipient"), self.env["res.partner"].concat(*self.budgets.values())
         )
+
+    def test_former_address_moves_to_the_current_seat_on_update(self):
+        """A database installed before the move gets the current seat; an address someone changed stays."""
+        budgets = list(self.budgets.values())
+        former = {"street": "14 bis avenue Pasteur", "street2": False, "zip": "76000", "city": "Rouen"}
+        (self.metropole | budgets[0]).write(former)
+        budgets[1].write({**former, "street": "Hôtel de ville, place du Général de Gaulle"})
+        moved = self.env["res.partner"]._chorus_pro_move_metropole_address()
+        self.assertEqual(moved, self.metropole | budgets[0])
+        for partner in (self.metropole, budgets[0]):
+            self.assertEqual(
+                (partner.street, partner.street2, partner.zip, partner.city),
+                tuple(METROPOLE_ADDRESS[key] for key in ("street", "street2", "zip", "city")),
+            )
+        self.assertEqual(budgets[1].street, "Hôtel de ville, place du Général de Gaulle")
+        self.assertFalse(self.env["res.partner"]._chorus_pro_move_metropole_address())
 
     def test_budgets_loaded_with_their_own_valid_siret(self):
         sirets = set()

@@ -107,3 +107,38 @@ class TestSecurity(ChorusProCommon):
         self.assertFalse(Service.search([("id", "=", service.id)]))
         shared = self.env["chorus.pro.service"].create({"partner_id": self.budget_principal.id, "code": "DIR-VOIRIE"})
         self.assertEqual(Service.search([("id", "in", (service.id, shared.id))]), shared)
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsReport(ChorusProCommon):
+    """``chorus-rouen odoo check`` asks the server which settings are missing, never for their values."""
+
+    def test_report_names_what_is_missing_and_no_value(self):
+        self.company.sudo().write(
+            {
+                "chorus_pro_environment": "sandbox",
+                "chorus_pro_base_url": False,
+                "chorus_pro_client_id": "app-id",
+                "chorus_pro_client_secret": "Sup3r-s3cret-value",
+                "chorus_pro_login": False,
+                "chorus_pro_password": "Pa55-w0rd-value",
+            }
+        )
+        admin = self.env.ref("base.user_admin")
+        admin.write({"company_ids": [(4, self.company.id)]})
+        report = self.company.with_user(admin).chorus_pro_settings_report()
+        self.assertEqual(len(report), 1)
+        row = report[0]
+        self.assertEqual(row["id"], self.company.id)
+        self.assertTrue(row["started"])
+        self.assertEqual(row["missing"], ["chorus_pro_base_url", "chorus_pro_login"])
+        self.assertEqual(len(row["missing_labels"]), 2)
+        flat = repr(report)
+        self.assertNotIn("Sup3r-s3cret-value", flat)
+        self.assertNotIn("Pa55-w0rd-value", flat)
+        self.assertNotIn("app-id", flat)
+
+    def test_report_is_for_settings_administrators_only(self):
+        for user in (self.user_accountant, self.user_invoicing):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                self.company.with_user(user).chorus_pro_settings_report()
