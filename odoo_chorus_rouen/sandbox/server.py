@@ -29,8 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import directory as dirmod
-from . import directory_truth
-from . import embedded
+from . import directory_truth, embedded
 from .arguments import check_port, check_state_path
 from .clock import format_datetime
 from .duplicates import duplicate_report
