@@ -30,7 +30,9 @@ from typing import Any
 
 from ..core.budgets import compact_siret
 from ..core.status import INVOICE_STATUSES
+from . import completion as _completion
 from . import directory as dirmod
+from . import technical_account as _account
 from .clock import Clock, format_date, format_datetime, format_minutes, parse_moment
 from .pdf import simple_pdf
 from .rules import (
@@ -240,6 +242,7 @@ class Engine:
         self.max_file_size = int(max_file_size)
         self.validator = validator or CoreValidator(tuple(validation_layers))
         self.keep_files = keep_files
+        _account.load(self)
 
     # ------------------------------------------------------------------------------------------------
     # clock
@@ -327,8 +330,10 @@ class Engine:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
         login, _, password = decoded.partition(":")
-        return secrets.compare_digest(login, self.credentials.login) and secrets.compare_digest(
-            password, self.credentials.password
+        return (
+            secrets.compare_digest(login, self.credentials.login)
+            and secrets.compare_digest(password, self.credentials.password)
+            and _account.usable(self)  # an expired or locked password is refused like a wrong one [U]
         )
 
     def count_call(self, operation: str) -> None:
@@ -1020,34 +1025,10 @@ class Engine:
         )
 
     def op_completer(self, body: dict[str, Any]) -> Reply:
-        with self.store.transaction() as conn:
-            row, problem = self._invoice_row(body, "identifiantFactureCPP", "idFacture")
-            if problem:
-                return problem
-            if row["status"] != "SUSPENDUE":
-                return _error(20002, "GDP_MSG_11.033")
-            comment = _text(body, "commentaire")
-            if comment and len(comment) > 2000:
-                return _error(20003, "Le commentaire depasse 2000 caracteres.")
-            now = self.now()
-            conn.execute(
-                "UPDATE invoices SET status = 'COMPLETEE', status_at = ?, comment = ?, next_at = NULL WHERE id = ?",
-                (now, comment, row["id"]),
-            )
-            conn.execute(
-                "INSERT INTO history (invoice_id, status, at, comment, actor) "
-                "VALUES (?, 'COMPLETEE', ?, ?, 'supplier')",
-                (row["id"], now, comment),
-            )
-        return Reply(
-            {
-                "codeRetour": 0,
-                "libelle": OK_GCU,
-                "identifiantFactureCPP": row["id"],
-                "numeroFacture": row["number"],
-                "dateTraitement": format_minutes(now),
-            }
-        )
+        return _completion.op_completer(self, body)
+
+    def op_ajouter_fichier(self, body: dict[str, Any]) -> Reply:
+        return _completion.op_ajouter_fichier(self, body)
 
     def set_invoice_status(self, invoice_id: int, status: str, comment: str | None = None) -> dict[str, Any]:
         """A recipient (or the platform) moves an invoice to ``status``; the automatic routing stops.
@@ -1166,7 +1147,7 @@ class Engine:
                     "numeroTVA": structure.get("numeroTVA"),
                     "structurePriveePublique": structure["typeStructure"],
                     "estValideurDeleguee": False,
-                    "dateExpirationMotPasseCompteTech": format_datetime(self.now() + 180 * 86400)
+                    "dateExpirationMotPasseCompteTech": format_datetime(_account.expiry(self))
                     if structure["typeStructure"] == "PRIVEE"
                     else None,
                     "listeStructureDupliquees": [],

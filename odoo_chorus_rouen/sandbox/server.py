@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import completion as sandbox_completion
 from . import directory as dirmod
+from . import technical_account
 from .clock import format_datetime
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
 from .faults import FaultBox, FaultError
@@ -56,6 +58,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/cpro/factures/v1/consulter/historique"): ("consulterHistoriqueFacture", "op_historique"),
     ("POST", "/cpro/factures/v1/recycler"): ("recyclerFacture", "op_recycler"),
     ("POST", "/cpro/factures/v1/completer"): ("completerFacture", "op_completer"),
+    ("POST", "/cpro/transverses/v1/ajouter/fichier"): ("ajouterFichierDansSysteme", "op_ajouter_fichier"),
     ("POST", "/cpro/structures/v1/rechercher"): ("rechercherStructure", "op_rechercher_structure"),
     ("POST", "/cpro/structures/v1/consulter"): ("consulterStructure", "op_consulter_structure"),
     ("POST", "/cpro/structures/v1/rechercher/services"): ("rechercherServicesStructure", "op_rechercher_services"),
@@ -544,6 +547,8 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("POST", re.compile(r"/sandbox/invoices/(\d+)/status"), _c_invoice_status),
     ("GET", re.compile(r"/sandbox/calls"), _c_calls),
     ("DELETE", re.compile(r"/sandbox/calls"), _c_calls_delete),
+    *sandbox_completion.CONTROL_ROUTES,
+    *technical_account.CONTROL_ROUTES,
 ]
 
 
@@ -597,9 +602,10 @@ class SandboxServer:
             dirmod.load_structures(self.store, dirmod.load_directory_file())
         if directory_file:
             dirmod.load_structures(self.store, dirmod.load_directory_file(directory_file))
+        self._credentials = credentials or DEFAULT_CREDENTIALS
         self.engine = Engine(
             self.store,
-            credentials=credentials or DEFAULT_CREDENTIALS,
+            credentials=self._credentials,
             processing_delay=processing_delay,
             routing_delay=routing_delay,
             functional_errors_http=functional_errors_http,
@@ -741,6 +747,7 @@ class SandboxServer:
                     dirmod.load_structures(self.store, dirmod.load_directory_file(self.directory_file))
             self.engine.clock.offset = 0.0
             self.faults.reload()
+            technical_account.reset(self.engine, self._credentials.password)
 
     def inject_fault(
         self,
