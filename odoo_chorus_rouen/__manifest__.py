@@ -25,6 +25,8 @@
         "views/res_config_settings_views.xml",
         "views/account_move_views.xml",
         "wizard/chorus_pro_recycle_views.xml",
+        "wizard/chorus_pro_complete_views.xml",
+        "views/chorus_pro_completion_views.xml",
     ],
     "installable": True,
     "application": False,

@@ -1,1 +1,2 @@
 from . import chorus_pro_recycle
+from . import chorus_pro_complete
