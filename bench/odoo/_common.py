@@ -81,7 +81,7 @@ def start_odoo(args, *, memory_limit: bool = False):
 
 
 def addon_version() -> str:
-    """The addon's code being measured: HEAD of the repo, and whether models/account_move.py differs from it
+    """The addon's code being measured: HEAD of the repo, and whether the addon's models/ differ from it
     (read-only git commands: nothing is written into the repo)."""
     def git(*argv):
         try:
@@ -90,11 +90,10 @@ def addon_version() -> str:
         except OSError:
             return ""
 
-    path = "odoo_chorus_rouen/models/account_move.py"
+    path = "odoo_chorus_rouen/models"
     head = git("rev-parse", "--short", "HEAD") or "?"
-    on_disk = git("hash-object", path)
-    in_head = git("rev-parse", f"HEAD:{path}")
-    state = "as committed" if on_disk and on_disk == in_head else f"MODIFIED (blob {on_disk[:10]})"
+    changed = git("status", "--porcelain", "--", path)
+    state = "as committed" if not changed else f"MODIFIED ({len(changed.splitlines())} file(s))"
     return f"HEAD {head}; {path} {state}"
 
 

@@ -85,7 +85,7 @@ def locked_sending(registry):
     """(backend pid, invoice id, client port) of the connections holding the send lock of an invoice that is
     'sending' in the database: a worker between its 'sending' commit and the recording of the deposit's
     answer (or settling an uncertain deposit)."""
-    from odoo.addons.odoo_chorus_rouen.models.account_move import ADVISORY_NAMESPACE
+    from odoo.addons.odoo_chorus_rouen.models.account_move_chorus_send import ADVISORY_NAMESPACE
 
     with registry.cursor() as cr:
         cr.execute("""

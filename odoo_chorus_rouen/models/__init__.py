@@ -6,6 +6,8 @@ from . import res_partner
 from . import account_edi_xml_cii
 from . import account_move
 from . import account_move_send
+from . import account_move_chorus_send
+from . import account_move_chorus_sync
 from . import chorus_pro_completion
 from . import account_move_completion
 from . import res_company_technical_account

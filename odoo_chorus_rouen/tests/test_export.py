@@ -9,7 +9,7 @@ from odoo import Command
 from odoo.tests import tagged
 
 from odoo.addons.odoo_chorus_rouen.core.validation import read_facts
-from odoo.addons.odoo_chorus_rouen.models.account_move import validate_invoice_file
+from odoo.addons.odoo_chorus_rouen.models.account_move_chorus_send import validate_invoice_file
 
 from .common import DEMO_SUPPLIER_BIC, DEMO_SUPPLIER_IBAN
 from .test_posting import ENGAGEMENT, ChorusInvoiceCase

@@ -12,12 +12,17 @@ from odoo.tests import tagged
 from odoo.tools import config, mute_logger
 
 from odoo.addons.odoo_chorus_rouen.core.auth import TOKEN_CACHE
-from odoo.addons.odoo_chorus_rouen.models import account_move as account_move_module
-from odoo.addons.odoo_chorus_rouen.models.account_move import ADVISORY_NAMESPACE
+from odoo.addons.odoo_chorus_rouen.models import account_move_chorus_send as send_module
+from odoo.addons.odoo_chorus_rouen.models.account_move_chorus_send import ADVISORY_NAMESPACE
 
 from .test_posting import ChorusInvoiceCase
 
-QUIET = ("odoo.addons.odoo_chorus_rouen.core.client", "odoo.addons.odoo_chorus_rouen.models.account_move")
+QUIET = (
+    "odoo.addons.odoo_chorus_rouen.core.client",
+    "odoo.addons.odoo_chorus_rouen.models.account_move",
+    "odoo.addons.odoo_chorus_rouen.models.account_move_chorus_send",
+    "odoo.addons.odoo_chorus_rouen.models.account_move_chorus_sync",
+)
 
 
 class _NotJsonHandler(BaseHTTPRequestHandler):
@@ -338,7 +343,7 @@ class TestChorusProSend(ChorusSandboxCase):
             return original(move, clients)
 
         return [
-            patch.object(account_move_module, "time", fake_time),
+            patch.object(send_module, "time", fake_time),
             patch.object(type(self.env["account.move"]), "_chorus_pro_send_one", send_one),
         ]
 
@@ -361,7 +366,7 @@ class TestChorusProSend(ChorusSandboxCase):
         progress = self.env["ir.cron.progress"].sudo().create({"cron_id": self.send_cron.id})
         in_cron = self.env["account.move"].with_context(cron_id=self.send_cron.id, ir_cron_progress_id=progress.id)
         patches = self._fake_clock(40)
-        self.addCleanup(lambda: self.env.cr.__dict__.pop(account_move_module.PASS_CLOCK_ATTRIBUTE, None))
+        self.addCleanup(lambda: self.env.cr.__dict__.pop(send_module.PASS_CLOCK_ATTRIBUTE, None))
         with patches[0], patches[1], patch.dict(config.options, {"limit_time_real_cron": 0}):
             self.assertEqual(in_cron._cron_chorus_pro_send(batch_size=1), 1)
             self.assertEqual(progress.remaining, 3, "more to do: Odoo's runner calls the job again at once")
@@ -370,7 +375,7 @@ class TestChorusProSend(ChorusSandboxCase):
             self.assertEqual(progress.remaining, 0, "out of time: not chained again in this pass")
             self.assertEqual([i.chorus_pro_state for i in invoices], ["sent", "sent", "to_send", "to_send"])
             # The runner's next pass comes with a new cursor, hence a fresh budget (same cursor here: forget).
-            delattr(self.env.cr, account_move_module.PASS_CLOCK_ATTRIBUTE)
+            delattr(self.env.cr, send_module.PASS_CLOCK_ATTRIBUTE)
             self.assertEqual(in_cron._cron_chorus_pro_send(batch_size=5), 2)
         self.assertEqual([i.chorus_pro_state for i in invoices], ["sent"] * 4)
 

@@ -1,0 +1,455 @@
+"""The send job: deposit each queued invoice on Chorus Pro exactly once (DESIGN.md, life of an invoice, step 3).
+
+``_cron_chorus_pro_send``: one invoice at a time, under a row lock (``FOR UPDATE SKIP LOCKED``)
+and a session advisory lock that outlives the commits: build and check the Factur-X, mark the
+invoice ``sending`` and commit, deposit, write the flow number and commit. An invoice found in
+``sending`` without a flow number (the outcome of a deposit is unknown: timeout, cut connection,
+worker killed) is first looked up on Chorus Pro by its number; it is deposited again only if it
+is still not there once the settle delay has passed. **An invoice is never deposited twice.**
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import psycopg2
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import config, format_datetime
+
+from ..core import delivery  # noqa: TID252
+from ..core.budgets import compact_siret  # noqa: TID252
+from ..core.errors import ChorusError  # noqa: TID252
+from .account_move import (
+    FLOW_INTEGRATED,
+    QUEUED_STATES,
+    _utc_naive,
+)
+
+_logger = logging.getLogger(__name__)
+
+MIN_RETRY_SECONDS = 30
+# Longest sleep of an Odoo cron worker between two passes (odoo.service.server.SLEEP_INTERVAL + up to 9 s): the
+# server's watchdog counts it in the pass.
+CRON_WORKER_SLEEP = 70
+MIN_TIME_BUDGET = 10.0
+# Attribute of the cron runner's job cursor holding the monotonic start of the send job's pass.
+PASS_CLOCK_ATTRIBUTE = "_chorus_pro_send_pass_started"
+
+# Session advisory lock namespace ("CPR0"): held by the worker that builds and deposits an invoice,
+# across its commits; PostgreSQL releases it if the worker dies.
+ADVISORY_NAMESPACE = 0x43505230
+
+
+def validate_invoice_file(data, requirements, layout):
+    """``core.validation.validate`` of ``data`` (all layers): the list of findings. Never raises.
+
+    Under Odoo's address-space limit (``limit_memory_hard``) the core runs the Schematrons in a
+    persistent child process by itself (SaxonC cannot start under that limit).
+    """
+    from ..core import validation  # noqa: TID252
+
+    return validation.validate(data, requirements=requirements, layout=layout).findings
+
+
+class AccountMove(models.Model):
+    # One concern per model file (STYLE.md): fields and posting stay in account_move.py.
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
+
+    # -------------------------------------------------------------------------
+    # Send job
+    # -------------------------------------------------------------------------
+
+    @api.model
+    def _chorus_pro_send_domain(self):
+        now = fields.Datetime.now()
+        return [
+            ("chorus_pro_state", "in", QUEUED_STATES),
+            ("state", "=", "posted"),
+            "|", ("chorus_pro_next_try", "=", False), ("chorus_pro_next_try", "<=", now),
+        ]
+
+    @api.model
+    def _chorus_pro_send_time_budget(self):
+        """Seconds a pass of the send job may take (0: no limit): the ``send_time_budget_seconds`` parameter,
+        capped by the real-time limit of Odoo's cron workers (``limit_time_real_cron``, else
+        ``limit_time_real``), past which the server kills the worker. A cron worker's clock also runs while
+        it sleeps between passes (up to ``CRON_WORKER_SLEEP`` s) and the other jobs of the pass need their
+        share: the cap is half of what is left after that sleep, and at least ``MIN_TIME_BUDGET`` s."""
+        budget = max(0.0, self._chorus_pro_param("send_time_budget_seconds"))
+        limit = config.get("limit_time_real_cron")
+        if limit is None or limit < 0:  # -1 (default): the HTTP workers' limit applies
+            limit = config.get("limit_time_real") or 0
+        if limit and limit > 0:
+            cap = max(MIN_TIME_BUDGET, (limit - CRON_WORKER_SLEEP) / 2)
+            budget = min(budget, cap) if budget else cap
+        return budget
+
+    @api.model
+    def _chorus_pro_send_pass_start(self):
+        """Monotonic start of the current pass of the send job. Odoo's cron runner calls a job that reports
+        remaining work up to ten times in a row, on one cursor and under ONE real-time limit: those chained
+        calls share the clock of the first, kept on that cursor (the next pass gets a new cursor). Any other
+        call (a manual run, the CLI) starts its own clock."""
+        now = time.monotonic()
+        if not self.env.context.get("ir_cron_progress_id"):
+            return now
+        cr = self.env.cr
+        if getattr(cr, PASS_CLOCK_ATTRIBUTE, None) is None:
+            setattr(cr, PASS_CLOCK_ATTRIBUTE, now)
+        return getattr(cr, PASS_CLOCK_ATTRIBUTE)
+
+    @api.model
+    def _cron_chorus_pro_send(self, batch_size=None, time_budget=None):
+        """Deposit the queued invoices on Chorus Pro (cron ``ir_cron_chorus_pro_send``).
+
+        At most ``batch_size`` invoices (parameter ``send_batch_size``), and no new invoice is started once the
+        pass has spent ``time_budget`` seconds (see ``_chorus_pro_send_time_budget``; 0: no limit): the job then
+        triggers itself, so a slow machine (the invoice PDF alone can take 2 s) never runs into the worker's
+        time limit. Returns the number of invoices processed."""
+        started = self._chorus_pro_send_pass_start()
+        batch_size = batch_size or self._chorus_pro_param("send_batch_size")
+        if time_budget is None:
+            time_budget = self._chorus_pro_send_time_budget()
+        domain = self._chorus_pro_send_domain()
+        moves = self.search(domain, order="chorus_pro_next_try asc, id asc", limit=batch_size + 1)
+        more = len(moves) > batch_size
+        moves = moves[:batch_size]
+        clients = {}
+        done = skipped = 0
+        out_of_time = False
+        try:
+            for move in moves:
+                if time_budget and time.monotonic() - started >= time_budget and (done or skipped):
+                    out_of_time = more = True
+                    break
+                # Messages stored on the invoice are in the company's language (the cron has none).
+                outcome = move.with_context(lang=move._chorus_pro_lang())._chorus_pro_send_one(clients)
+                if outcome == "skipped":
+                    skipped += 1
+                else:
+                    done += 1
+        finally:
+            # Safety net: pooled connections keep session locks; never leave one behind.
+            if self._chorus_pro_can_commit():
+                self.env.cr.rollback()
+            self.env.cr.execute("SELECT pg_advisory_unlock_all()")
+        remaining = max(0, self.search_count(self._chorus_pro_send_domain()) - skipped)
+        if out_of_time:
+            _logger.info("Chorus Pro: send job out of its %ss time budget after %s invoice(s); %s left for the "
+                         "next pass", time_budget, done, remaining)
+            # Not chained by the cron runner in this pass (that would run past the time limit): a new pass,
+            # triggered below, has a fresh limit.
+            self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        else:
+            self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+        if more and remaining:
+            self.env.ref("odoo_chorus_rouen.ir_cron_chorus_pro_send")._trigger()
+        return done
+
+    def _chorus_pro_try_lock(self):
+        """Take the invoice for this worker, never waiting: a session advisory lock, which outlives the
+        commits of the job and dies with the worker's connection, then the row lock (``FOR UPDATE SKIP
+        LOCKED``) that also keeps out a user writing the invoice at that moment."""
+        self.ensure_one()
+        cr = self.env.cr
+        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, self.id))
+        if not cr.fetchone()[0]:
+            return False
+        try:
+            with cr.savepoint(flush=False):
+                cr.execute("SELECT id FROM account_move WHERE id = %s FOR UPDATE SKIP LOCKED", (self.id,))
+                locked = bool(cr.fetchone())
+        except psycopg2.OperationalError:  # changed since this transaction started: someone else has it
+            locked = False
+        if not locked:
+            self._chorus_pro_unlock()
+        return locked
+
+    def _chorus_pro_unlock(self):
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (ADVISORY_NAMESPACE, self.id))
+        except psycopg2.Error:  # aborted transaction: the job's final pg_advisory_unlock_all() releases it
+            _logger.warning("Chorus Pro: could not release the send lock of invoice %s yet", self.id)
+
+    def _chorus_pro_send_one(self, clients):
+        """Process one queued invoice. Returns "skipped", "sent", "settled", "waiting", "retry" or "error"."""
+        self.ensure_one()
+        if not self._chorus_pro_try_lock():
+            return "skipped"
+        try:
+            self.invalidate_recordset()
+            now = fields.Datetime.now()
+            if (self.state != "posted" or self.chorus_pro_state not in QUEUED_STATES
+                    or (self.chorus_pro_next_try and self.chorus_pro_next_try > now)):
+                return "skipped"
+            try:
+                client = self._chorus_pro_client(clients)
+            except UserError as err:
+                return self._chorus_pro_fail(err.args[0], uncertain=self.chorus_pro_state == "sending")
+            try:
+                if self.chorus_pro_state == "sending":
+                    outcome = self._chorus_pro_settle(client)
+                    if outcome != "deposit_again":
+                        return outcome
+                return self._chorus_pro_deposit(client)
+            except Exception as err:  # noqa: BLE001 - one invoice never stops the others
+                _logger.exception("Chorus Pro: unexpected error while sending invoice %s", self.id)
+                if self._chorus_pro_can_commit():
+                    self.env.cr.rollback()
+                self.invalidate_recordset()
+                uncertain = self.chorus_pro_state == "sending"
+                return self._chorus_pro_fail(
+                    _("Unexpected error while sending to Chorus Pro: %(error)s", error=str(err) or repr(err)),
+                    uncertain=uncertain, retry=uncertain,
+                )
+        finally:
+            self._chorus_pro_unlock()
+
+    def _chorus_pro_client(self, clients):
+        company = self.company_id
+        if company.id not in clients:
+            clients[company.id] = company._chorus_pro_get_client()
+        return clients[company.id]
+
+    # --- build -----------------------------------------------------------------
+
+    def _chorus_pro_render_pdf(self):
+        """The invoice PDF the Factur-X is built on: the legal PDF when it exists, else a fresh rendering."""
+        self.ensure_one()
+        if self.invoice_pdf_report_id:
+            return self.invoice_pdf_report_id.raw
+        report = self.env["account.move.send"]._get_default_pdf_report_id(self)
+        content, report_type = self.env["ir.actions.report"].with_context(force_report_rendering=True)\
+            ._pre_render_qweb_pdf(report.report_name, res_ids=self.ids)
+        if report_type != "pdf":
+            raise UserError(_("The invoice PDF could not be rendered."))
+        return self.env["ir.actions.report"]._get_splitted_report(report.report_name, content, report_type)[self.id]
+
+    def _chorus_pro_build_file(self):
+        """Build the Factur-X PDF (Odoo's exporter + the Chorus corrections) and validate it.
+
+        :return: ``(pdf_bytes, filename, syntax)``
+        :raises UserError: data problems (every one listed).
+        """
+        self.ensure_one()
+        import facturx
+
+        from ..core import payload, validation  # noqa: TID252
+
+        self._chorus_pro_raise_if_issues()
+        builder = self.env["account.edi.xml.cii"]
+        xml, odoo_constraints = builder._export_invoice(self)
+        if odoo_constraints:
+            _logger.debug("Odoo's Factur-X constraints on invoice %s (not blocking): %s", self.id, odoo_constraints)
+        pdf = self._chorus_pro_render_pdf()
+        lang = (self.partner_id.lang or "fr_FR").replace("_", "-")
+        try:
+            facturx_pdf = facturx.generate_from_binary(
+                pdf, xml, flavor="factur-x", level="en16931", check_xsd=False, lang=lang,
+                pdf_metadata={
+                    "author": self.company_id.name,
+                    "keywords": "Factur-X, Invoice",
+                    "title": f"{self.company_id.name}: {self.name}",
+                    "subject": f"Factur-X {self.name}",
+                },
+            )
+        except Exception as err:  # noqa: BLE001 - factur-x raises bare exceptions
+            raise UserError(_("The Factur-X file could not be built: %(error)s", error=str(err))) from err
+        recipient = self._chorus_pro_recipient()
+        buyer_siret = compact_siret(recipient.siret or "")
+        requirements = {buyer_siret: self._chorus_pro_requirements(recipient, self.buyer_reference)}
+        layout = self.company_id.chorus_pro_layout or "direct"
+        errors = [f for f in validate_invoice_file(facturx_pdf, requirements, layout) if f.severity == "error"]
+        if errors:
+            lines = [
+                f"- {finding.rule}: {finding.message}" + (f" ({finding.bt})" if finding.bt else "")
+                for finding in errors
+            ]
+            raise UserError("\n".join([
+                _("The Factur-X file of %(invoice)s breaks %(count)s rule(s); nothing was sent:",
+                  invoice=self.name, count=len(lines)),
+                *lines,
+            ]))
+        filename = payload.deposit_filename(self.name, validation.Format.FACTURX_PDF)
+        syntax = payload.SYNTAX_BY_FORMAT[validation.Format.FACTURX_PDF]
+        return facturx_pdf, filename, syntax
+
+    def _chorus_pro_store_file(self, data, filename):
+        self.ensure_one()
+        attachment = self.env["ir.attachment"].sudo().create({
+            "name": filename,
+            "raw": data,
+            "mimetype": "application/pdf",
+            "res_model": self._name,
+            "res_id": self.id,
+            "description": _("Factur-X file deposited on Chorus Pro"),
+        })
+        self.chorus_pro_attachment_id = attachment
+        return attachment
+
+    # --- deposit ----------------------------------------------------------------
+
+    def _chorus_pro_deposit(self, client):
+        """Build (or reuse) the file, mark ``sending`` + commit, deposit, record the flow + commit."""
+        self.ensure_one()
+        from ..core import payload, validation  # noqa: TID252
+
+        if self.chorus_pro_state == "sending" and self.chorus_pro_attachment_id:
+            # Depositing again after an unknown outcome: exactly the same file.
+            data = self.chorus_pro_attachment_id.raw
+            filename = self.chorus_pro_attachment_id.name
+            syntax = payload.SYNTAX_BY_FORMAT[validation.Format.FACTURX_PDF]
+        else:
+            try:
+                data, filename, syntax = self._chorus_pro_build_file()
+            except UserError as err:
+                return self._chorus_pro_fail(err.args[0])
+            self._chorus_pro_store_file(data, filename)
+
+        # The point of no return: once committed, any later run treats the outcome as unknown until
+        # Chorus Pro says whether it has the invoice.
+        self.write({
+            "chorus_pro_state": "sending",
+            "chorus_pro_send_started": fields.Datetime.now(),
+            "chorus_pro_attempts": self.chorus_pro_attempts + 1,
+        })
+        self._chorus_pro_commit()
+
+        try:
+            result = client.deposit_flow(data, filename, syntax)
+        except ChorusError as err:
+            failure = delivery.classify_failure(err)
+            return self._chorus_pro_fail(
+                self._chorus_pro_error_text(err),
+                uncertain=failure.kind == "uncertain",
+                retry=failure.kind != "error",
+                retry_after=failure.retry_after,
+            )
+
+        self.write({
+            "chorus_pro_state": "sent",
+            "chorus_pro_flow_number": result.flow_number,
+            "chorus_pro_flow_state": False,
+            "chorus_pro_deposit_date": fields.Datetime.now(),
+            "chorus_pro_next_try": False,
+            "chorus_pro_attempts": 0,
+            "chorus_pro_error": False,
+        })
+        self._message_log(
+            body=_("Sent to Chorus Pro: flow %(flow)s (file %(file)s).", flow=result.flow_number, file=filename),
+            attachment_ids=self.chorus_pro_attachment_id.ids,
+        )
+        self._chorus_pro_commit()
+        return "sent"
+
+    def _chorus_pro_backoff(self, retry_after=None):
+        delay = delivery.next_attempt_delay(
+            self.chorus_pro_attempts,
+            retry_after,
+            base=self._chorus_pro_param("retry_base_seconds"),
+            maximum=self._chorus_pro_param("retry_max_seconds"),
+        )
+        return fields.Datetime.now() + timedelta(seconds=delay)
+
+    def _chorus_pro_fail(self, message, *, retry=False, uncertain=False, retry_after=None):
+        """Record a failure of the send job on the invoice (never raises) and commit.
+
+        :param retry: the failure may pass: keep the invoice queued with a back-off.
+        :param uncertain: a deposit may exist: the invoice stays ``sending`` until Chorus Pro is asked.
+        """
+        self.ensure_one()
+        vals = {"chorus_pro_error": message}
+        if uncertain:
+            # Never "error": the resend button would allow a second deposit. Ask Chorus Pro first.
+            vals["chorus_pro_state"] = "sending"
+            settle = timedelta(minutes=self._chorus_pro_param("settle_delay_minutes"))
+            started = self.chorus_pro_send_started or fields.Datetime.now()
+            # Ask again once the settle delay is over, or sooner on a back-off, never in a tight loop.
+            vals["chorus_pro_next_try"] = max(min(started + settle, self._chorus_pro_backoff(retry_after)),
+                                              fields.Datetime.now() + timedelta(seconds=MIN_RETRY_SECONDS))
+            outcome = "waiting"
+        elif retry and self.chorus_pro_attempts < self._chorus_pro_param("max_attempts"):
+            vals["chorus_pro_state"] = "to_send"
+            vals["chorus_pro_next_try"] = self._chorus_pro_backoff(retry_after)
+            outcome = "retry"
+        else:
+            if retry:
+                message = _("Chorus Pro still fails after %(count)s attempts: %(error)s",
+                            count=self.chorus_pro_attempts, error=message)
+                vals["chorus_pro_error"] = message
+            vals.update({"chorus_pro_state": "error", "chorus_pro_next_try": False})
+            outcome = "error"
+        self.write(vals)
+        if outcome == "error":
+            self._message_log(body=Markup("%s<br/>%s") % (
+                _("Not sent to Chorus Pro. Fix the problem, then use 'Send to Chorus Pro'."),
+                Markup("<br/>").join(message.splitlines()),
+            ))
+        elif outcome == "waiting":
+            self._message_log(body=_("Chorus Pro: %(error)s Next check: %(when)s.", error=message,
+                                     when=format_datetime(self.env, vals["chorus_pro_next_try"])))
+        self._chorus_pro_commit()
+        return outcome
+
+    # --- settle an unknown outcome ---------------------------------------------
+
+    def _chorus_pro_find_deposited(self, client):
+        """The Chorus Pro invoice matching this one (same number, buyer, supplier and type), or None."""
+        self.ensure_one()
+        return delivery.find_deposited(
+            client.search_invoices(invoice_number=self.name),
+            self.name,
+            buyer_siret=self._chorus_pro_recipient().siret,
+            supplier_siret=self.company_id.siret,
+            invoice_type="AVOIR" if self.move_type == "out_refund" else "FACTURE",
+        )
+
+    def _chorus_pro_settle(self, client):
+        """The invoice is ``sending`` without a flow number: did the last deposit reach Chorus Pro?
+
+        :return: "settled" (found: adopted), "waiting" (not found yet, settle delay not over, or
+            Chorus Pro could not be asked) or "deposit_again".
+        """
+        self.ensure_one()
+        try:
+            summary = self._chorus_pro_find_deposited(client)
+        except ChorusError as err:
+            return self._chorus_pro_fail(self._chorus_pro_error_text(err), uncertain=True, retry=True,
+                                         retry_after=getattr(err, "retry_after", None))
+        if summary is not None:
+            self.write({
+                "chorus_pro_invoice_id": str(summary.chorus_id),
+                "chorus_pro_flow_number": summary.flow_number or self.chorus_pro_flow_number,
+                "chorus_pro_flow_state": FLOW_INTEGRATED,
+                "chorus_pro_deposit_date": _utc_naive(summary.deposit_date) or self.chorus_pro_send_started,
+                "chorus_pro_state": "sent",
+                "chorus_pro_next_try": False,
+                "chorus_pro_attempts": 0,
+                "chorus_pro_error": False,
+                "chorus_pro_last_sync": fields.Datetime.now(),
+            })
+            self._message_log(body=_(
+                "Chorus Pro has this invoice (Chorus Pro ID %(id)s, flow %(flow)s): the earlier deposit went "
+                "through, it is not sent again.", id=summary.chorus_id, flow=summary.flow_number or "?",
+            ))
+            self._chorus_pro_apply_status(summary.status, summary.status_date, summary.comment)
+            self._chorus_pro_commit()
+            return "settled"
+        settle = timedelta(minutes=self._chorus_pro_param("settle_delay_minutes"))
+        started = self.chorus_pro_send_started or fields.Datetime.now()
+        elapsed = (fields.Datetime.now() - started).total_seconds()
+        if delivery.settle_decision(False, elapsed, settle.total_seconds()) == "wait":
+            self.write({"chorus_pro_next_try": started + settle})
+            self._chorus_pro_commit()
+            return "waiting"
+        self._message_log(body=_(
+            "Chorus Pro does not have this invoice %(delay)s minutes after the uncertain deposit: it is "
+            "deposited again.", delay=int(settle.total_seconds() // 60),
+        ))
+        return "deposit_again"

@@ -1,0 +1,404 @@
+"""The status sync: Chorus Pro flow states and invoice statuses back onto the invoices (step 4).
+
+``_cron_chorus_pro_sync``: per company, one paged search of the invoices whose status changed
+since the last sync (matched by Chorus id, else flow number + number), the flow report only for
+flows that are not resolved yet; changes go to the chatter, statuses that need the supplier
+put an activity on the invoice, final statuses stop the polling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import timedelta, timezone
+
+import psycopg2
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import format_datetime
+
+from ..core.errors import ChorusError  # noqa: TID252
+from ..core.status import invoice_status  # noqa: TID252
+from .account_move import (
+    FLOW_INTEGRATED,
+    FLOW_REJECTED,
+    PARAM_PREFIX,
+    STATE_BY_CORE,
+    TRACKED_STATES,
+    _utc_naive,
+)
+
+_logger = logging.getLogger(__name__)
+
+
+class _SyncEffects:
+    """What the status sync does to one invoice, recorded while a page of changes is worked out
+    (``AccountMove._chorus_pro_apply_page``), then applied with the whole page."""
+
+    __slots__ = ("activities", "closed", "logs", "vals")
+
+    def __init__(self):
+        self.vals = {}  # field values, in the order they were written
+        self.logs = []  # chatter notes
+        self.activities = []  # (summary, note, user id) of the to-dos to schedule
+        self.closed = []  # labels of the statuses that close this addon's to-dos
+
+
+class AccountMove(models.Model):
+    # One concern per model file (STYLE.md): fields and posting stay in account_move.py.
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
+
+    # -------------------------------------------------------------------------
+    # Status sync
+    # -------------------------------------------------------------------------
+
+    @api.model
+    def _chorus_pro_last_sync_key(self, company):
+        return f"{PARAM_PREFIX}last_sync.{company.id}"
+
+    @api.model
+    def _cron_chorus_pro_sync(self):
+        """Bring Chorus Pro flow states and invoice statuses back onto the invoices (``ir_cron_chorus_pro_sync``)."""
+        groups = self._read_group(
+            [("chorus_pro_state", "in", TRACKED_STATES), ("state", "=", "posted")], ["company_id"]
+        )
+        companies = self.env["res.company"].browse([company.id for company, in groups])
+        done = 0
+        for company in companies:
+            try:
+                lang = self.env.context.get("lang") or company.partner_id.lang or "en_US"
+                done += self.with_company(company).with_context(lang=lang)._chorus_pro_sync_company(company)
+            except Exception:  # noqa: BLE001 - one company never stops the others
+                _logger.exception("Chorus Pro: status sync of company %s failed", company.id)
+                if self._chorus_pro_can_commit():
+                    self.env.cr.rollback()
+        self.env["ir.cron"]._notify_progress(done=done, remaining=0)
+        return done
+
+    @api.model
+    def _chorus_pro_sync_company(self, company):
+        """One sync run for one company. Returns the number of invoices updated."""
+        tracked = self.search([
+            ("company_id", "=", company.id),
+            ("chorus_pro_state", "in", TRACKED_STATES),
+            ("state", "=", "posted"),
+        ])
+        if not tracked:
+            return 0
+        try:
+            client = company._chorus_pro_get_client()
+        except UserError as err:
+            _logger.warning("Chorus Pro: status sync of company %s skipped: %s", company.id, err.args[0])
+            return 0
+        run_started = fields.Datetime.now()
+        params = self.env["ir.config_parameter"].sudo()
+        last_sync = fields.Datetime.to_datetime(params.get_param(self._chorus_pro_last_sync_key(company)) or False)
+        if last_sync:
+            since = last_sync - timedelta(minutes=self._chorus_pro_param("sync_margin_minutes"))
+        else:
+            oldest = min(d for d in tracked.mapped(lambda m: m.chorus_pro_deposit_date or m.create_date) if d)
+            since = oldest - timedelta(days=self._chorus_pro_param("sync_first_days"))
+
+        seen, updated = set(), set()  # invoice ids
+        by_chorus_id = {move.chorus_pro_invoice_id: move for move in tracked if move.chorus_pro_invoice_id}
+        by_flow = {
+            (move.chorus_pro_flow_number, move.name): move for move in tracked if move.chorus_pro_flow_number
+        }
+        page_size = self._chorus_pro_param("search_page_size")
+        page = []  # (invoice, summary): applied together, about one page of the search at a time
+        search_ok = True
+        try:
+            for summary in client.search_invoices(
+                changed_since=since.replace(tzinfo=timezone.utc),
+                page_size=page_size,
+            ):
+                move = by_chorus_id.get(str(summary.chorus_id)) or by_flow.get((summary.flow_number, summary.number))
+                if not move or move.id in seen:
+                    continue
+                seen.add(move.id)
+                page.append((move, summary))
+                if len(page) >= page_size:
+                    updated |= self._chorus_pro_apply_page(page, client)
+                    page = []
+        except ChorusError as err:
+            search_ok = False
+            _logger.warning("Chorus Pro: status search of company %s failed: %s", company.id, err)
+        updated |= self._chorus_pro_apply_page(page, client)  # what the search gave before it ended or failed
+        self._chorus_pro_commit()
+
+        # Flows not resolved by the search: still processing, or rejected (no invoice ever appears).
+        pending = tracked.filtered(
+            lambda m: m.id not in seen
+            and m.chorus_pro_state == "sent" and not m.chorus_pro_invoice_id and m.chorus_pro_flow_number
+        )
+        for move in pending[: self._chorus_pro_param("flow_reports_per_run")]:
+            if move._chorus_pro_isolated(move._chorus_pro_follow_flow, client):
+                updated.add(move.id)
+            self._chorus_pro_commit()
+
+        if search_ok:
+            params.set_param(self._chorus_pro_last_sync_key(company), fields.Datetime.to_string(run_started))
+        self._chorus_pro_commit()
+        return len(updated)
+
+    def _chorus_pro_sync_failed(self, err):
+        """Log the failure of the sync of this invoice (the run goes on)."""
+        if isinstance(err, ChorusError):
+            _logger.warning("Chorus Pro: sync of invoice %s failed: %s", self.id, err)
+        else:
+            _logger.error("Chorus Pro: sync of invoice %s failed", self.id, exc_info=err)
+
+    def _chorus_pro_isolated(self, method, *args):
+        """Run ``method`` for this invoice alone (its result, or False): a failure is logged and rolled back,
+        the run goes on."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                return method(*args)
+        except Exception as err:  # noqa: BLE001
+            self._chorus_pro_sync_failed(err)
+        self.invalidate_recordset()
+        return False
+
+    @api.model
+    def _chorus_pro_apply_page(self, page, client):
+        """Apply search results, a list of ``(invoice, summary)``, together. Returns the ids of the invoices updated.
+
+        Each invoice's ``_chorus_pro_apply_summary`` runs alone and only *records* its effects (values,
+        chatter entries, activities: ``_SyncEffects``); one that fails is logged and skipped, the others
+        go on. The recorded effects are then applied in a few batched calls, in one savepoint. Should
+        that fail, the page is applied again one invoice at a time, each in its own savepoint, so that
+        one bad record never blocks the others.
+        """
+        if not page:
+            return set()
+        recorded = {}  # invoice id -> _SyncEffects
+        updated = set()
+        try:
+            with self.env.cr.savepoint():
+                env = self.with_context(chorus_pro_effects=recorded).env
+                for move, summary in page:
+                    recorded[move.id] = _SyncEffects()
+                    try:
+                        if move.with_env(env)._chorus_pro_apply_summary(summary, client):
+                            updated.add(move.id)
+                    except psycopg2.Error:
+                        raise  # the transaction is in trouble: roll the page back
+                    except Exception as err:  # noqa: BLE001 - this invoice only: nothing of it was written
+                        del recorded[move.id]
+                        move._chorus_pro_sync_failed(err)
+                        move.invalidate_recordset()
+                self._chorus_pro_apply_effects(recorded)
+            return updated
+        except Exception:  # noqa: BLE001
+            _logger.warning("Chorus Pro: applying %s status changes together failed, applying them one by one",
+                            len(page), exc_info=True)
+        self.invalidate_model()
+        return {
+            move.id for move, summary in page
+            if move._chorus_pro_isolated(move._chorus_pro_apply_summary, summary, client)
+        }
+
+    @api.model
+    def _chorus_pro_apply_effects(self, recorded):
+        """Apply the effects recorded by ``_chorus_pro_apply_page`` (``{invoice id: _SyncEffects}``):
+        one write per distinct set of values, the chatter entries in one batch, one ``activity_schedule``
+        per distinct activity, the activities to close together."""
+        by_vals = defaultdict(list)
+        for move_id, effects in recorded.items():
+            if effects.vals:
+                by_vals[tuple(sorted(effects.vals.items()))].append(move_id)
+        for items, move_ids in by_vals.items():
+            self.browse(move_ids)._chorus_pro_write(dict(items))
+        entry = 0
+        while bodies := {
+            move_id: effects.logs[entry] for move_id, effects in recorded.items() if len(effects.logs) > entry
+        }:
+            self.browse(list(bodies))._message_log_batch(bodies=bodies)  # an invoice's entries keep their order
+            entry += 1
+        by_activity = defaultdict(list)
+        for move_id, effects in recorded.items():
+            for activity in effects.activities:
+                by_activity[activity].append(move_id)
+        for (summary, note, user_id), move_ids in by_activity.items():
+            self.browse(move_ids).activity_schedule(
+                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user_id
+            )
+        by_label = defaultdict(list)
+        for move_id, effects in recorded.items():
+            for label in effects.closed:
+                by_label[label].append(move_id)
+        for label, move_ids in by_label.items():
+            self.browse(move_ids)._chorus_pro_close_activities(label)
+
+    def _chorus_pro_effects(self):
+        """The ``_SyncEffects`` recording this invoice's changes while ``_chorus_pro_apply_page`` works
+        out a page, else None (the changes are then made at once)."""
+        recorded = self.env.context.get("chorus_pro_effects")
+        return None if recorded is None or len(self) != 1 else recorded.get(self.id)
+
+    def _chorus_pro_write(self, vals):
+        """Write Chorus Pro fields (in a page of the sync: record them, they are written with the page).
+
+        These fields touch neither the journal items nor the balance, and none is tracked:
+        ``account.move.write`` is told not to resynchronise the invoice lines, check the balance or
+        prepare the tracking of the invoice's tracked fields (the bulk of its cost).
+        """
+        effects = self._chorus_pro_effects()
+        if effects is not None:
+            effects.vals.update(vals)
+            return True
+        return self.with_context(skip_invoice_sync=True, check_move_validity=False, mail_notrack=True).write(vals)
+
+    def _chorus_pro_log(self, body):
+        """A chatter note (in a page of the sync: recorded, logged with the page)."""
+        effects = self._chorus_pro_effects()
+        if effects is not None:
+            effects.logs.append(body)
+            return
+        self._message_log(body=body)
+
+    def _chorus_pro_apply_summary(self, summary, client=None):
+        """Apply one search result (``InvoiceSummary``) to this invoice.
+
+        The status history is read only when the search does not say why the supplier must act
+        (no ``commentaireEtatCourant``): one call for that invoice, never for the others.
+        Within a page of the sync the changes are recorded, then written with the page: the record
+        still shows its old values here (read what was written from the values, not the record).
+        """
+        self.ensure_one()
+        vals = {"chorus_pro_last_sync": fields.Datetime.now()}
+        if not self.chorus_pro_invoice_id:
+            vals["chorus_pro_invoice_id"] = str(summary.chorus_id)
+        if self.chorus_pro_flow_state != FLOW_INTEGRATED:
+            vals["chorus_pro_flow_state"] = FLOW_INTEGRATED  # an invoice exists: its flow was integrated
+        self._chorus_pro_write(vals)
+        changed = "chorus_pro_invoice_id" in vals
+        new_date = _utc_naive(summary.status_date)
+        if self.chorus_pro_status_date and new_date and new_date < self.chorus_pro_status_date:
+            return changed  # an older picture than the one we have
+        comment = summary.comment
+        if (client is not None and not comment and summary.status != self.chorus_pro_status
+                and invoice_status(summary.status).action_needed):
+            history = client.invoice_history(summary.chorus_id)
+            for entry in reversed(history.entries):
+                if entry.status == summary.status and entry.comment:
+                    comment = entry.comment
+                    break
+        return self._chorus_pro_apply_status(summary.status, summary.status_date, comment) or changed
+
+    def _chorus_pro_apply_status(self, code, status_date=None, comment=None):
+        """Record an invoice status: state, chatter entry, activity when the supplier must act."""
+        self.ensure_one()
+        if not code or code == self.chorus_pro_status:
+            if self.chorus_pro_state == "sent" and code:
+                self._chorus_pro_write({"chorus_pro_state": STATE_BY_CORE.get(invoice_status(code).state, "delivered")})
+                return True
+            return False
+        info = invoice_status(code)
+        state = STATE_BY_CORE.get(info.state) or (
+            self.chorus_pro_state if self.chorus_pro_state not in ("sent", "sending") else "delivered"
+        )
+        vals = {
+            "chorus_pro_status": code,
+            "chorus_pro_status_date": _utc_naive(status_date) or fields.Datetime.now(),
+            "chorus_pro_state": state,
+        }
+        if info.action_needed and comment:
+            vals["chorus_pro_error"] = _("Reason given by the recipient: %(reason)s", reason=comment)
+        elif not info.action_needed:
+            vals["chorus_pro_error"] = False
+        if not info.action_needed:
+            vals["chorus_pro_activity_status"] = False
+        self._chorus_pro_write(vals)
+        label = self._chorus_pro_status_text(info)
+        when = format_datetime(self.env, vals["chorus_pro_status_date"])
+        body = Markup("%s") % _("Chorus Pro status: %(label)s (%(code)s) on %(date)s.", label=label, code=code,
+                                date=when)
+        if comment:
+            body += Markup("<br/>") + _("Comment: %(comment)s", comment=comment)
+        self._chorus_pro_log(body)
+        if info.action_needed:
+            self._chorus_pro_schedule_activity(code, label, comment)
+        else:
+            self._chorus_pro_close_activities(label)
+        return True
+
+    def _chorus_pro_close_activities(self, label):
+        """The supplier no longer has to act: mark the to-dos this addon created as done."""
+        effects = self._chorus_pro_effects()
+        if effects is not None:
+            effects.closed.append(label)
+            return
+        todo = self.env.ref("mail.mail_activity_data_todo")
+        activities = self.sudo().activity_ids.filtered(
+            lambda a: a.automated and a.activity_type_id == todo and "Chorus Pro" in (a.summary or "")
+        )
+        if activities:
+            activities.action_feedback(feedback=_("Chorus Pro status is now: %(label)s", label=label))
+
+    def _chorus_pro_schedule_activity(self, code, label, comment=None):
+        """A to-do for the invoice's responsible, once per status that needs the supplier."""
+        self.ensure_one()
+        if self.chorus_pro_activity_status == code:
+            return
+        if code == "REJETEE":
+            note = _("Issue a credit note for this invoice and a new invoice with a new number.")
+        elif code == "A_RECYCLER":
+            note = _("Correct the routing data (budget, service code, engagement number) with the 'Recycle on "
+                     "Chorus Pro' button.")
+        elif code == "SUSPENDUE":
+            note = _("Add the missing supporting documents on the Chorus Pro portal.")
+        elif code in FLOW_REJECTED or code == "IN_INTEGRE_PARTIEL":
+            note = _("Read the reason on the invoice, fix the data, then use 'Send to Chorus Pro'.")
+        else:
+            note = _("Chorus Pro waits for an action on this invoice.")
+        if comment:
+            note = f"{note}\n{comment}"
+        user = self.invoice_user_id or self.create_uid
+        summary = _("Chorus Pro: %(label)s", label=label)
+        user_id = user.id if user and user.active and not user.share else self.env.uid
+        effects = self._chorus_pro_effects()
+        if effects is not None:
+            effects.activities.append((summary, note, user_id))
+        else:
+            self.activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note, user_id=user_id)
+        self._chorus_pro_write({"chorus_pro_activity_status": code})
+
+    def _chorus_pro_follow_flow(self, client):
+        """Follow a flow with ``consulterCRDetaille`` until it is integrated or rejected."""
+        self.ensure_one()
+        report = client.flow_report(self.chorus_pro_flow_number)
+        info = report.info
+        ours = [dp for dp in report.dp_errors if not dp.invoice_number or dp.invoice_number == self.name]
+        vals = {"chorus_pro_last_sync": fields.Datetime.now()}
+        changed = report.state != self.chorus_pro_flow_state
+        vals["chorus_pro_flow_state"] = report.state
+        rejected = report.state in FLOW_REJECTED or (report.state == "IN_INTEGRE_PARTIEL" and ours)
+        if rejected:
+            errors = [dp.message for dp in ours if dp.message] + [
+                " ".join(filter(None, [te.code, te.label])) for te in report.technical_errors
+            ]
+            reasons = "\n".join(f"- {error}" for error in errors or [report.label or report.state])
+            vals.update({"chorus_pro_state": "rejected", "chorus_pro_error": reasons})
+            self._chorus_pro_write(vals)
+            self._chorus_pro_log(Markup("<br/>").join([
+                _("Chorus Pro rejected the file of flow %(flow)s (%(state)s):", flow=self.chorus_pro_flow_number,
+                  state=self._chorus_pro_status_text(info)),
+                *reasons.splitlines(),
+                _("Fix the data, then use 'Resend to Chorus Pro'."),
+            ]))
+            self._chorus_pro_schedule_activity(report.state, self._chorus_pro_status_text(info))
+            return True
+        self._chorus_pro_write(vals)
+        if changed:
+            self._chorus_pro_log(_("Chorus Pro flow %(flow)s: %(state)s.", flow=self.chorus_pro_flow_number,
+                                   state=self._chorus_pro_status_text(info)))
+        if report.state in (FLOW_INTEGRATED, "IN_INTEGRE_PARTIEL"):
+            for summary in client.search_invoices(flow_number=self.chorus_pro_flow_number):
+                if summary.number == self.name:
+                    self._chorus_pro_apply_summary(summary, client)
+                    break
+        return changed
