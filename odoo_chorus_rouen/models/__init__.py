@@ -11,3 +11,4 @@ from . import account_move_chorus_sync
 from . import chorus_pro_completion
 from . import account_move_completion
 from . import res_company_technical_account
+from . import account_move_account_stop

@@ -350,7 +350,7 @@ class AccountMove(models.Model):
             note = _("Correct the routing data (budget, service code, engagement number) with the 'Recycle on "
                      "Chorus Pro' button.")
         elif code == "SUSPENDUE":
-            note = _("Add the missing supporting documents on the Chorus Pro portal.")
+            note = _("Send the missing supporting documents with the 'Complete on Chorus Pro' button.")
         elif code in FLOW_REJECTED or code == "IN_INTEGRE_PARTIEL":
             note = _("Read the reason on the invoice, fix the data, then use 'Send to Chorus Pro'.")
         else:

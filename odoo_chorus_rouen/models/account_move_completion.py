@@ -8,7 +8,7 @@ from .chorus_pro_completion import PENDING_STATES
 
 
 class AccountMove(models.Model):
-    _inherit = "account.move"
+    _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
 
     chorus_pro_completion_ids = fields.One2many("chorus.pro.completion", "move_id", string="Chorus Pro Completions")
     chorus_pro_can_complete = fields.Boolean(compute="_compute_chorus_pro_can_complete")

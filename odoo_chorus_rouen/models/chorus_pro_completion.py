@@ -24,18 +24,37 @@ from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.translate import LazyTranslate
 
 from ..core import completion, delivery, technical_account  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
-from .chorus_pro_messages import error_message
+from .chorus_pro_messages import _Params
 
 _logger = logging.getLogger(__name__)
+_lt = LazyTranslate(__name__)
 
 # Session advisory lock namespace ("CPR1"), held across the commits of one completion.
 ADVISORY_NAMESPACE = 0x43505231
 BATCH_SIZE = 20
 MAX_ATTEMPTS = 8
 PENDING_STATES = ("to_send", "completing")
+
+# Codes of core.client_completion's refusals -> what they mean for the user.
+MESSAGES = {
+    "completion_wrong_status": _lt(
+        "Chorus Pro refused the completion: the invoice is no longer suspended (%(chorus_label)s). Its current "
+        "status comes back with the next status update."
+    ),
+    "completion_unknown_invoice": _lt(
+        "Chorus Pro does not know this invoice (Chorus Pro ID %(chorus_id)s, %(chorus_label)s)."
+    ),
+    "completion_not_allowed": _lt(
+        "Chorus Pro refused the completion: the technical account may not complete this invoice "
+        "(%(chorus_label)s). Attach the technical account to the supplier structure on the Chorus Pro portal."
+    ),
+    "completion_refused": _lt("Chorus Pro refused the completion (code %(chorus_code)s): %(chorus_label)s"),
+    "attachment_refused": _lt("Chorus Pro refused the file %(file_name)s (code %(chorus_code)s): %(chorus_label)s"),
+}
 
 
 class ChorusProCompletion(models.Model):
@@ -156,7 +175,7 @@ class ChorusProCompletion(models.Model):
                 kind = completion.classify_completion_failure(err)
                 if technical_account.is_account_refused(err):
                     kind = "retry"  # the send job's company-level message says why; wait for the new password
-                return self._chorus_pro_failed(self.move_id._chorus_pro_error_text(err), kind,
+                return self._chorus_pro_failed(self._chorus_pro_error_text(err), kind,
                                                getattr(err, "retry_after", None))
             except Exception as err:  # noqa: BLE001 - one completion never stops the others
                 _logger.exception("Chorus Pro: unexpected error while completing invoice %s", self.move_id.id)
@@ -168,6 +187,13 @@ class ChorusProCompletion(models.Model):
                       error=str(err) or repr(err)), "retry")
         finally:
             self._chorus_pro_unlock()
+
+    def _chorus_pro_error_text(self, err):
+        template = MESSAGES.get(err.code)
+        if template is None:
+            return self.move_id._chorus_pro_error_text(err)
+        message = self.env._(template)
+        return message % _Params({**err.params, "chorus_id": self.move_id.chorus_pro_invoice_id})
 
     def _chorus_pro_complete(self, client):
         from ..core.client_completion import complete_invoice  # noqa: TID252

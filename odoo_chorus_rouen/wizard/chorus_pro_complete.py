@@ -59,10 +59,14 @@ class ChorusProComplete(models.TransientModel):
         return (self.attachment_ids | self.document_ids).sudo()
 
     def _problems(self):
-        problems = [
-            self.env._(PROBLEMS[p.code]) % p.params if p.code in PROBLEMS else str(p)
-            for p in check_attachments((a.name or "", a.file_size or 0) for a in self._files())
-        ]
+        problems = []
+        for problem in check_attachments((a.name or "", a.file_size or 0) for a in self._files()):
+            template = PROBLEMS.get(problem.code)
+            if template is None:
+                problems.append(str(problem))
+                continue
+            message = self.env._(template)
+            problems.append(message % problem.params)
         if len((self.comment or "").strip()) > COMMENT_MAX_LENGTH:
             problems.append(self.env._("The comment has %(length)s characters; Chorus Pro takes at most %(max)s.",
                                        length=len(self.comment.strip()), max=COMMENT_MAX_LENGTH))
