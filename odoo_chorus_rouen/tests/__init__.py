@@ -6,3 +6,5 @@ from . import test_security
 from . import test_send
 from . import test_settings
 from . import test_sync
+from . import test_completion
+from . import test_technical_account
