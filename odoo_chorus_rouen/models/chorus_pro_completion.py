@@ -92,7 +92,11 @@ class ChorusProCompletion(models.Model):
     @api.model
     def _chorus_pro_domain(self):
         now = fields.Datetime.now()
-        return [("state", "in", PENDING_STATES), "|", ("next_try", "=", False), ("next_try", "<=", now)]
+        domain = [("state", "in", PENDING_STATES), "|", ("next_try", "=", False), ("next_try", "<=", now)]
+        stopped = self.env["res.company"]._chorus_pro_stopped_companies()  # refused technical account
+        if stopped:
+            domain.append(("company_id", "not in", stopped.ids))
+        return domain
 
     @api.model
     def _cron_chorus_pro_complete(self, batch_size=BATCH_SIZE):
@@ -161,20 +165,26 @@ class ChorusProCompletion(models.Model):
             if self.state not in PENDING_STATES or (self.next_try and self.next_try > now):
                 return "skipped"
             company = self.company_id
+            if company._chorus_pro_sending_stopped():
+                return "skipped"
             if company.id not in clients:
                 try:
                     clients[company.id] = company._chorus_pro_get_client()
                 except UserError as err:
                     clients[company.id] = err
             client = clients[company.id]
-            if isinstance(client, UserError):
-                return self._chorus_pro_failed(client.args[0], "retry")
+            if isinstance(client, UserError):  # settings missing or unusable: a person must act
+                return self._chorus_pro_failed(client.args[0], "refused")
             try:
                 return self._chorus_pro_complete(client)
             except ChorusError as err:
-                kind = completion.classify_completion_failure(err)
                 if technical_account.is_account_refused(err):
-                    kind = "retry"  # the send job's company-level message says why; wait for the new password
+                    # Nothing was taken (PISTE refused it): the company-level stop says why; the completion
+                    # waits, counting no attempt, until the password is updated.
+                    company._chorus_pro_stop_sending(err)
+                    self._chorus_pro_commit()
+                    return "skipped"
+                kind = completion.classify_completion_failure(err)
                 return self._chorus_pro_failed(self._chorus_pro_error_text(err), kind,
                                                getattr(err, "retry_after", None))
             except Exception as err:  # noqa: BLE001 - one completion never stops the others
@@ -275,7 +285,9 @@ class ChorusProCompletion(models.Model):
             self.move_id._message_log(body=_(
                 "Chorus Pro: %(error)s The invoice's history is read before anything is sent again.", error=message))
         elif kind == "retry" and self.attempts < MAX_ATTEMPTS:
-            vals.update(state="to_send", next_try=fields.Datetime.now() + timedelta(seconds=delay))
+            # Nothing was taken (an upload or the call failed before Chorus Pro had it): count the attempt.
+            vals.update(state="to_send", attempts=self.attempts + 1,
+                        next_try=fields.Datetime.now() + timedelta(seconds=delay))
             outcome = "retry"
         else:
             vals.update(state="error", next_try=False)

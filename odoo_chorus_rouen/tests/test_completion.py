@@ -162,3 +162,28 @@ class TestChorusProCompletion(ChorusSandboxCase):
         self.assertIn("no longer suspended", completion.error)
         self.assertTrue(any("Not completed on Chorus Pro" in body for body in invoice.message_ids.mapped("body")))
         self.assertEqual(self.completions_on_platform(invoice), [])
+
+    def test_refused_technical_account_makes_the_completion_wait(self):
+        invoice = self.suspended_invoice()
+        wizard = self.wizard(invoice)
+        wizard.comment = "Attestation"
+        wizard.save().action_complete()
+        completion = invoice.chorus_pro_completion_ids
+        self.account_control({"lock": True})
+        with mute_logger(*QUIET_COMPLETION, "odoo.addons.odoo_chorus_rouen.models.res_company_technical_account"):
+            self.complete_job()
+        self.assertEqual((completion.state, completion.attempts), ("to_send", 0))
+        self.assertTrue(self.company.chorus_pro_account_refused)
+        self.assertEqual(self.complete_job(), 0, "the company is stopped: nothing is tried")
+        self.account_control({"unlock": True})
+        self.assertTrue(self.company._chorus_pro_test_connection()[0])
+        self.complete_job()
+        self.assertEqual(completion.state, "done")
+        self.assertEqual(len(self.completions_on_platform(invoice)), 1)
+
+    def account_control(self, payload):
+        request = urllib.request.Request(self.sandbox.url + "/sandbox/technical-account",
+                                         data=json.dumps(payload).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback sandbox
+            return json.loads(answer.read())
