@@ -210,6 +210,7 @@ class ChorusProCompletion(models.Model):
 
         move = self.move_id
         chorus_id = int(move.chorus_pro_invoice_id)
+        previous_state = self.state
         if self.state == "completing":
             # The answer of an earlier completerFacture was lost: ask the history before anything else.
             settlement = completion.settle_completion(client.invoice_history(chorus_id))
@@ -222,7 +223,12 @@ class ChorusProCompletion(models.Model):
         # The point of no return: once committed, a later run settles the outcome from the history.
         self.write({"state": "completing", "started": fields.Datetime.now(), "attempts": self.attempts + 1})
         self._chorus_pro_commit()
-        result = complete_invoice(client, chorus_id, files, self.comment)
+        try:
+            result = complete_invoice(client, chorus_id, files, self.comment)
+        except ChorusError as err:
+            if technical_account.is_account_refused(err):  # PISTE refused it before Chorus Pro took it
+                self.write({"state": previous_state, "attempts": self.attempts - 1})
+            raise
         self.write({"state": "done", "done_date": fields.Datetime.now(), "next_try": False, "error": False})
         names = ", ".join(self.attachment_ids.mapped("name")) or "-"
         body = Markup("%s") % _("Completed on Chorus Pro (%(date)s) with %(count)s file(s): %(files)s.",
