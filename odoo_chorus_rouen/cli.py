@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import odoo_ops
 from .core import budgets as budgets_mod
+from .core.delivery import DEFAULT_SETTLE_DELAY
 from .core.errors import ChorusError, ConfigurationError, InputError
 
 ENV_HELP = """environment variables:
@@ -361,9 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--settle-delay",
         type=float,
-        default=600.0,
+        default=DEFAULT_SETTLE_DELAY,
         metavar="SECONDS",
-        help="after a deposit without answer, how long Chorus Pro is given to show it before a new deposit",
+        help="after a deposit without answer, how long Chorus Pro is given to show it before a new deposit "
+        "(default: %(default)s, one day; the invoice is looked up meanwhile)",
     )
     _add_platform_options(p)
     p.set_defaults(func=cmd_send)

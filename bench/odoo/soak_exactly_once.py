@@ -13,13 +13,23 @@ delay and back-off parameters are lowered for the run (``odoo_chorus_rouen.settl
 that the ``slow`` fault is a timeout). Then the faults are cleared, the buyer pays every invoice on the
 sandbox (``MISE_EN_PAIEMENT``) and the sync runs until nothing is tracked any more.
 
-Checked through the sandbox: every invoice deposited exactly once (``GET /sandbox/deposits?invoice=``),
-none lost, and every invoice ``paid`` in Odoo.
+``--processing-delay SECONDS`` makes every flow wait that long in processing on the sandbox (longer than
+the settle delay: the slow platform of issue #14). An invoice whose deposit got no answer is then not
+found within the settle delay, is deposited again, and Chorus Pro refuses that second flow as a
+duplicate once it integrates the first: allowed, and counted. The final phase waits (in real time) for
+the flows still in processing.
+
+Checked through the sandbox: every invoice received once by the Métropole (``GET /sandbox/invoices``;
+``GET /sandbox/duplicates``: numbers received twice must be 0), none lost, every extra deposit refused as
+a duplicate (deposits = 1 + refused duplicate flows, per invoice), and every invoice ``paid`` in Odoo.
+Without ``--processing-delay`` (flows final at once) that means every invoice deposited exactly once.
 
     /work/lab/newdb.sh bench_soak -f
     /work/lab/venv/bin/python /work/lab/odoo/odoo-bin -c /work/lab/odoo.conf -d bench_soak -i odoo_chorus_rouen \
         --stop-after-init --http-port=8179
     /work/lab/venv/bin/python bench/odoo/soak_exactly_once.py --db bench_soak --invoices 300 --kills 8
+    /work/lab/venv/bin/python bench/odoo/soak_exactly_once.py --db bench_soak --invoices 200 --kills 6 \
+        --processing-delay 150 --final-limit 420
 """
 
 from __future__ import annotations
@@ -128,6 +138,9 @@ def main(argv=None) -> int:
     p.add_argument("--slow-delay", type=float, default=3.0, help="delay of the 'slow' fault (> client timeout)")
     p.add_argument("--time-limit", type=float, default=480.0, help="seconds for the send phase")
     p.add_argument("--final-limit", type=float, default=90.0, help="seconds for the final sync phase")
+    p.add_argument("--processing-delay", type=float, default=0.0,
+                   help="seconds a flow stays in processing on the sandbox (its 3 steps); longer than the settle "
+                        "delay (60 s here) to provoke duplicate refusals")
     p.add_argument("--odoo-memory-limit", action="store_true",
                    help="workers get Odoo's limit_memory_hard (Saxon then runs in a child per invoice: slower)")
     p.add_argument("--worker", action="store_true", help=argparse_suppress())
@@ -170,6 +183,8 @@ def main(argv=None) -> int:
             "probability": args.fault_rate, "seed": args.seed, "kinds": FAULT_KINDS, "delay": args.slow_delay,
             "retry_after": 1}})
         sb.reset_calls()
+        sb.ctl("POST", "/sandbox/config", {"processing_delay": args.processing_delay / 3, "routing_delay": 0})
+        out(f"flows processed in {args.processing_delay:.0f} s (settle delay {PARAMS['settle_delay_minutes'] * 60} s)")
         out(f"faults on {args.fault_rate:.0%} of API calls {FAULT_KINDS}; client timeout {args.client_timeout} s, "
             f"slow = {args.slow_delay} s; {args.workers} workers, {args.kills} kills; params {PARAMS}")
 
@@ -231,16 +246,16 @@ def main(argv=None) -> int:
 
         # --- end: no more faults, the buyer pays everything, sync until nothing is tracked -------------------
         sb.ctl("DELETE", "/sandbox/faults")
-        paid_on_sandbox = 0
+        paid_ids = set()
         ours = set(numbers.values())
-        for row in sb.invoices():
-            if row["numeroFacture"] in ours:
-                sb.set_status(row["identifiantFactureCPP"], "MISE_EN_PAIEMENT")
-                paid_on_sandbox += 1
         final_started = time.monotonic()
         rounds = 0
         while time.monotonic() - final_started < args.final_limit:
             rounds += 1
+            for row in sb.invoices():  # flows still in processing are integrated during this phase
+                if row["numeroFacture"] in ours and row["identifiantFactureCPP"] not in paid_ids:
+                    sb.set_status(row["identifiantFactureCPP"], "MISE_EN_PAIEMENT")
+                    paid_ids.add(row["identifiantFactureCPP"])
             with registry.cursor() as cr:
                 env = c.superuser_env(odoo, cr)
                 env["account.move"]._cron_chorus_pro_send()
@@ -252,7 +267,9 @@ def main(argv=None) -> int:
             time.sleep(1)
         out(f"  final sync: {rounds} rounds, {time.monotonic() - final_started:.0f} s: {counts(registry, odoo, ids)}")
 
+        paid_on_sandbox = len(paid_ids)
         deposits = {number: sb.deposits_of(number) for number in numbers.values()}
+        duplicates = sb.ctl("GET", "/sandbox/duplicates")
         on_sandbox = Counter(row["numeroFacture"] for row in sb.invoices() if row["numeroFacture"] in ours)
         calls_total = {k: v for k, v in sb.calls().items() if v}
         with registry.cursor() as cr:
@@ -266,10 +283,17 @@ def main(argv=None) -> int:
                                             ("body", "ilike", "the earlier deposit went through")])
             again = Message.search_count([("model", "=", "account.move"), ("res_id", "in", ids),
                                           ("body", "ilike", "it is deposited again")])
+            confirmed = Message.search_count([("model", "=", "account.move"), ("res_id", "in", ids),
+                                              ("body", "ilike", "was refused as a duplicate, as expected")])
+            todos = env["mail.activity"].search_count([("res_model", "=", "account.move"), ("res_id", "in", ids)])
 
+    refused = {k: v for k, v in duplicates["refused_duplicates"].items() if k in ours}
     once = sum(1 for n in deposits.values() if n == 1)
-    twice = sorted(k for k, n in deposits.items() if n > 1)
+    again_refused = sorted(k for k, n in deposits.items() if n > 1 and n == 1 + refused.get(k, 0))
+    twice = sorted(k for k, n in deposits.items() if n > 1 and n != 1 + refused.get(k, 0))
     lost = sorted(k for k, n in deposits.items() if n == 0)
+    received_twice = sorted(k for k, n in on_sandbox.items() if n > 1)
+    received_once = sum(1 for k in ours if on_sandbox.get(k) == 1)
     c.table([
         ("database", args.db),
         ("addon (loaded)", c.LOADED),
@@ -283,15 +307,23 @@ def main(argv=None) -> int:
         ("deposits found again (settled)", f"{settled} invoices: 'the earlier deposit went through'"),
         ("deposited again after settle", f"{again} invoices: 'it is deposited again'"),
         ("invoices paid on the sandbox", paid_on_sandbox),
+        ("flow processing / settle delay", f"{args.processing_delay:.0f} s / {PARAMS['settle_delay_minutes'] * 60} s"),
         ("deposited exactly once", f"{once}/{len(ids)}"),
-        ("deposited twice or more", twice or 0),
+        ("deposited again, refused as dup.", f"{len(again_refused)} invoices (allowed)"),
+        ("refused duplicate flows", f"{sum(refused.values())} (allowed)"),
+        ("duplicate confirmed in chatter", f"{confirmed} invoices: 'refused as a duplicate, as expected'"),
+        ("extra deposit not refused", twice or 0),
         ("never deposited (lost)", lost or 0),
-        ("sandbox invoices per number > 1", sorted(k for k, n in on_sandbox.items() if n > 1) or 0),
+        ("received by the Métropole once", f"{received_once}/{len(ids)}"),
+        ("received twice", received_twice or 0),
+        ("to-dos on the invoices", todos),
         ("final chorus_pro_state", dict(final)),
         ("not paid", not_paid[:20] or 0),
     ])
-    ok = once == len(ids) and not twice and not lost and final.get("paid", 0) == len(ids)
-    print(f"exactly once: {once}/{len(ids)}; duplicates: {len(twice)}; lost: {len(lost)}; "
+    ok = (received_once == len(ids) and not received_twice and not twice and not lost
+          and final.get("paid", 0) == len(ids))
+    print(f"received once: {received_once}/{len(ids)}; received twice: {len(received_twice)}; lost: {len(lost)}; "
+          f"deposited exactly once: {once}; refused duplicate flows: {sum(refused.values())} (allowed); "
           f"paid: {final.get('paid', 0)}/{len(ids)}")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

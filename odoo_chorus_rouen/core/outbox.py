@@ -11,6 +11,7 @@ Life of an invoice in the outbox::
     queued --claim--> sending (committed before the deposit) --answer--> sent --sync--> delivered/paid/...
                          |  no answer / worker killed: the outcome is unknown
                          '--> settle: search Chorus Pro; found -> adopt; not found -> wait, then deposit again
+                              (a second flow refused as a duplicate confirms the first one: adopt the original)
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ CREATE TABLE IF NOT EXISTS items (
     lease_owner TEXT,
     lease_until REAL NOT NULL DEFAULT 0,
     error TEXT,
+    uncertain INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
     updated REAL NOT NULL
 );
@@ -70,7 +72,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 
 _COLUMNS = (
     "number, filename, syntax, buyer_siret, supplier_siret, invoice_type, state, flow_number, flow_state, "
-    "chorus_id, status, status_date, attempts, next_try, send_started, error"
+    "chorus_id, status, status_date, attempts, next_try, send_started, error, uncertain"
 )
 
 
@@ -94,11 +96,15 @@ class OutboxItem:
     next_try: float
     send_started: float | None
     error: str | None
+    uncertain: int = 0  # an earlier deposit got no answer: a duplicate refusal then confirms it
 
     @property
     def final(self) -> bool:
         return self.state in ("rejected", "paid", "cancelled", "error")
 
+
+#: Flow states after which Chorus Pro no longer processes a flow.
+_FINAL_FLOW_STATES = ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
 
 #: Our short state for a Chorus status (see :class:`.status.ChorusState`).
 _STATE_BY_CORE = {
@@ -150,6 +156,9 @@ class Outbox:
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+        if "uncertain" not in columns:  # a journal written by an older version
+            self._db.execute("ALTER TABLE items ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         self._db.close()
@@ -320,7 +329,7 @@ class Outbox:
             # Never "error": a resend could deposit twice. Chorus Pro is asked first.
             settle_at = (item.send_started or now) + self.settle_delay
             self._update(item.number, state="sending", next_try=max(now, min(settle_at, now + backoff)),
-                         error=err.message)
+                         error=err.message, uncertain=1)
             return "uncertain"
         if failure.kind == "retry" and item.attempts < self.max_attempts:
             self._update(item.number, state="queued", next_try=now + backoff, error=err.message)
@@ -345,6 +354,10 @@ class Outbox:
             return "waiting"
         elapsed = self.clock() - (item.send_started or 0)
         decision = delivery.settle_decision(found is not None, elapsed, self.settle_delay)
+        if decision == "deposit_again" and self._flow_pending(client, item):
+            decision = "wait"  # the earlier flow is known and still being processed: never a second deposit
+        if not item.uncertain:
+            self._update(item.number, uncertain=1)  # e.g. a worker killed during the deposit
         if decision == "adopt":
             self._update(
                 item.number,
@@ -360,9 +373,18 @@ class Outbox:
             )
             return "settled"
         if decision == "wait":
-            self._update(item.number, next_try=(item.send_started or 0) + self.settle_delay)
+            self._update(item.number, next_try=self.clock() + delivery.settle_poll_delay(elapsed, self.settle_delay))
             return "waiting"
         return "deposit_again"
+
+    def _flow_pending(self, client, item: OutboxItem) -> bool:
+        """Whether the flow of the earlier deposit is known and Chorus Pro still shows it in processing."""
+        if not item.flow_number or item.flow_state in _FINAL_FLOW_STATES:
+            return False
+        try:
+            return client.flow_report(item.flow_number).state not in _FINAL_FLOW_STATES
+        except ChorusError:
+            return True  # cannot be asked now: wait
 
     # -- sync job -----------------------------------------------------------------------------------------
     def sync(self) -> Counter:
@@ -416,6 +438,10 @@ class Outbox:
     def _follow_flow(self, client, item: OutboxItem) -> str:
         report = client.flow_report(item.flow_number)
         info = flow_status(report.state)
+        ours = [e for e in report.dp_errors if not e.invoice_number or e.invoice_number == item.number]
+        if (info.state is ChorusState.REJECTED or (report.state == "IN_INTEGRE_PARTIEL" and ours)) and ours \
+                and not report.technical_errors and all(delivery.is_duplicate_refusal(e.message) for e in ours):
+            return self._duplicate_refused(client, item, report.state, ours[0].message)
         if info.state is ChorusState.REJECTED:
             errors = [e.message for e in report.dp_errors if e.message] + [
                 " ".join(filter(None, [e.code, e.label])) for e in report.technical_errors
@@ -432,6 +458,47 @@ class Outbox:
             self._update(item.number, flow_state=report.state)
             return "flow_updated"
         return "unchanged"
+
+
+    def _duplicate_refused(self, client, item: OutboxItem, flow_state: str, reason: str | None) -> str:
+        """Chorus Pro refused the flow as a duplicate of an invoice number it already holds.
+
+        After an uncertain deposit this confirms that the first deposit went through: the original is
+        adopted (found by supplier + number, amount and date checked) and followed. Otherwise the number
+        is used on Chorus Pro by an invoice that did not come from this outbox: a person must act.
+        """
+        fmt, xml = extract_xml(self._data(item.number))
+        facts = read_facts(xml, fmt)
+        original, is_ours = delivery.find_original(
+            client.search_invoices(invoice_number=item.number),
+            item.number,
+            buyer_siret=item.buyer_siret,
+            supplier_siret=item.supplier_siret,
+            invoice_type=item.invoice_type,
+            amount_ttc=facts.total_with_tax,
+            invoice_date=facts.issue_date,
+        )
+        decision = delivery.duplicate_decision(bool(item.uncertain), original, is_ours)
+        if decision == "adopt":  # followed from now on through the original's flow
+            self._update(item.number, flow_number=original.flow_number or item.flow_number, error=None)
+            self._apply(self.get(item.number), original)
+            return "duplicate_confirmed"
+        if decision == "confirmed":  # not found yet: the next sync looks again
+            self._update(item.number, flow_state=flow_state, error=None)
+            return "duplicate_confirmed"
+        if original is not None and item.uncertain:
+            why = (f"Chorus Pro refused the deposit as a duplicate, but the invoice it holds under number "
+                   f"{item.number} is not this one (Chorus Pro ID {original.chorus_id}: other amount, date or "
+                   "buyer): it was not adopted. Issue a credit note or a new invoice with a new number.")
+        else:
+            why = (f"The number {item.number} is already used on Chorus Pro by an invoice that was not deposited "
+                   "from this outbox (another tool or the Chorus Pro portal): issue a credit note, or a new invoice "
+                   "with a new number.")
+        self._update(item.number, flow_state=flow_state, state="rejected", error=f"{why}\n{reason or ''}".strip())
+        return "duplicate_conflict"
+
+    def _data(self, number: str) -> bytes:
+        return bytes(self._db.execute("SELECT data FROM items WHERE number = ?", (number,)).fetchone()[0])
 
 
 def _iso(value) -> str | None:

@@ -26,6 +26,7 @@ from ..core.budgets import compact_siret  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from .account_move import (
     FLOW_INTEGRATED,
+    FLOW_REJECTED,
     QUEUED_STATES,
     _utc_naive,
 )
@@ -33,6 +34,7 @@ from .account_move import (
 _logger = logging.getLogger(__name__)
 
 MIN_RETRY_SECONDS = 30
+FLOW_FINAL = ("IN_INTEGRE_PARTIEL", *FLOW_REJECTED)  # with FLOW_INTEGRATED: no longer in processing
 # Longest sleep of an Odoo cron worker between two passes (odoo.service.server.SLEEP_INTERVAL + up to 9 s): the
 # server's watchdog counts it in the pass.
 CRON_WORKER_SLEEP = 70
@@ -59,6 +61,29 @@ def validate_invoice_file(data, requirements, layout):
 class AccountMove(models.Model):
     # One concern per model file (STYLE.md): fields and posting stay in account_move.py.
     _inherit = "account.move"  # pylint: disable=consider-merging-classes-inherited
+
+    chorus_pro_deposit_uncertain = fields.Boolean(
+        string="Chorus Pro Deposit Uncertain", copy=False, readonly=True,
+        help="An earlier deposit of this invoice got no answer (timeout, cut connection, stopped worker). Should "
+             "Chorus Pro refuse a later deposit as a duplicate, that confirms it received the first one.",
+    )
+    chorus_pro_duplicate_conflict = fields.Boolean(
+        string="Chorus Pro Number Already Used", copy=False, readonly=True,
+        help="Chorus Pro refused the invoice as a duplicate, and the invoice it holds under this number was not "
+             "deposited from Odoo (or differs from this one): issue a credit note, or a new invoice with a new "
+             "number.",
+    )
+
+    def _chorus_pro_can_queue(self):
+        # EXTENDS odoo_chorus_rouen: sending again a number Chorus Pro already uses only adds refused flows.
+        return super()._chorus_pro_can_queue() and not self.chorus_pro_duplicate_conflict
+
+    def _chorus_pro_why_not_queue(self):
+        # EXTENDS odoo_chorus_rouen
+        if self.chorus_pro_duplicate_conflict:
+            return _("its number is already used on Chorus Pro by another invoice. Issue a credit note for it, or "
+                     "a new invoice with a new number.")
+        return super()._chorus_pro_why_not_queue()
 
     # -------------------------------------------------------------------------
     # Send job
@@ -370,6 +395,7 @@ class AccountMove(models.Model):
         if uncertain:
             # Never "error": the resend button would allow a second deposit. Ask Chorus Pro first.
             vals["chorus_pro_state"] = "sending"
+            vals["chorus_pro_deposit_uncertain"] = True
             settle = timedelta(minutes=self._chorus_pro_param("settle_delay_minutes"))
             started = self.chorus_pro_send_started or fields.Datetime.now()
             # Ask again once the settle delay is over, or sooner on a back-off, never in a tight loop.
@@ -402,15 +428,38 @@ class AccountMove(models.Model):
     # --- settle an unknown outcome ---------------------------------------------
 
     def _chorus_pro_find_deposited(self, client):
-        """The Chorus Pro invoice matching this one (same number, buyer, supplier and type), or None."""
+        """The Chorus Pro invoice that is this one (same number, buyer, supplier and type, same amount
+        including tax and date), or None."""
         self.ensure_one()
-        return delivery.find_deposited(
+        summary, is_ours = self._chorus_pro_find_original(client)
+        return summary if is_ours else None
+
+    def _chorus_pro_find_original(self, client):
+        """What Chorus Pro holds under this invoice's number for this supplier: ``(summary, is_ours)``
+        (``delivery.find_original``): ``is_ours`` only when buyer, type, amount and date match too."""
+        self.ensure_one()
+        return delivery.find_original(
             client.search_invoices(invoice_number=self.name),
             self.name,
             buyer_siret=self._chorus_pro_recipient().siret,
             supplier_siret=self.company_id.siret,
             invoice_type="AVOIR" if self.move_type == "out_refund" else "FACTURE",
+            amount_ttc=self.amount_total,
+            invoice_date=self.invoice_date,
         )
+
+    def _chorus_pro_flow_pending(self, client):
+        """Whether the flow of the earlier deposit is known and Chorus Pro still shows it in processing
+        (then no new deposit, whatever the settle delay). Unknown after a cut connection: the answer that
+        carried the flow number was lost."""
+        self.ensure_one()
+        if not self.chorus_pro_flow_number or self.chorus_pro_flow_state in (FLOW_INTEGRATED, *FLOW_FINAL):
+            return False
+        try:
+            report = client.flow_report(self.chorus_pro_flow_number)
+        except ChorusError:
+            return True  # cannot be asked now: wait
+        return report.state not in (FLOW_INTEGRATED, *FLOW_FINAL)
 
     def _chorus_pro_settle(self, client):
         """The invoice is ``sending`` without a flow number: did the last deposit reach Chorus Pro?
@@ -419,6 +468,8 @@ class AccountMove(models.Model):
             Chorus Pro could not be asked) or "deposit_again".
         """
         self.ensure_one()
+        if not self.chorus_pro_deposit_uncertain:
+            self.chorus_pro_deposit_uncertain = True  # e.g. a worker stopped during the deposit
         try:
             summary = self._chorus_pro_find_deposited(client)
         except ChorusError as err:
@@ -448,12 +499,17 @@ class AccountMove(models.Model):
         settle = timedelta(minutes=self._chorus_pro_param("settle_delay_minutes"))
         started = self.chorus_pro_send_started or fields.Datetime.now()
         elapsed = (fields.Datetime.now() - started).total_seconds()
-        if delivery.settle_decision(False, elapsed, settle.total_seconds()) == "wait":
-            self.write({"chorus_pro_next_try": started + settle})
+        flow_pending = elapsed >= settle.total_seconds() and self._chorus_pro_flow_pending(client)
+        if delivery.settle_decision(False, elapsed, settle.total_seconds(), flow_pending=flow_pending) == "wait":
+            # Looked up again at growing intervals: a first deposit integrated late is adopted soon after.
+            poll = delivery.settle_poll_delay(elapsed, settle.total_seconds())
+            self.write({"chorus_pro_next_try": fields.Datetime.now() + timedelta(seconds=max(poll, MIN_RETRY_SECONDS))})
             self._chorus_pro_commit()
             return "waiting"
         self._message_log(body=_(
-            "Chorus Pro does not have this invoice %(delay)s minutes after the uncertain deposit: it is "
-            "deposited again.", delay=int(settle.total_seconds() // 60),
+            "Chorus Pro does not have this invoice %(delay)s minutes after the uncertain deposit: it is deposited "
+            "again. Should Chorus Pro still be processing the first deposit, it will refuse one of the two as a "
+            "duplicate: that is expected, it confirms that Chorus Pro has the invoice.",
+            delay=int(settle.total_seconds() // 60),
         ))
         return "deposit_again"

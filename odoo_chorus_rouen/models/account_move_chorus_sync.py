@@ -19,6 +19,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
+from ..core import delivery  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from ..core.status import invoice_status  # noqa: TID252
 from .account_move import (
@@ -339,22 +340,12 @@ class AccountMove(models.Model):
         if activities:
             activities.action_feedback(feedback=_("Chorus Pro status is now: %(label)s", label=label))
 
-    def _chorus_pro_schedule_activity(self, code, label, comment=None):
+    def _chorus_pro_schedule_activity(self, code, label, comment=None, note=None):
         """A to-do for the invoice's responsible, once per status that needs the supplier."""
         self.ensure_one()
         if self.chorus_pro_activity_status == code:
             return
-        if code == "REJETEE":
-            note = _("Issue a credit note for this invoice and a new invoice with a new number.")
-        elif code == "A_RECYCLER":
-            note = _("Correct the routing data (budget, service code, engagement number) with the 'Recycle on "
-                     "Chorus Pro' button.")
-        elif code == "SUSPENDUE":
-            note = _("Send the missing supporting documents with the 'Complete on Chorus Pro' button.")
-        elif code in FLOW_REJECTED or code == "IN_INTEGRE_PARTIEL":
-            note = _("Read the reason on the invoice, fix the data, then use 'Send to Chorus Pro'.")
-        else:
-            note = _("Chorus Pro waits for an action on this invoice.")
+        note = note or self._chorus_pro_activity_note(code)
         if comment:
             note = f"{note}\n{comment}"
         user = self.invoice_user_id or self.create_uid
@@ -367,6 +358,19 @@ class AccountMove(models.Model):
             self.activity_schedule("mail.mail_activity_data_todo", summary=summary, note=note, user_id=user_id)
         self._chorus_pro_write({"chorus_pro_activity_status": code})
 
+    def _chorus_pro_activity_note(self, code):
+        """What the to-do for a status ``code`` asks the supplier to do."""
+        if code == "REJETEE":
+            return _("Issue a credit note for this invoice and a new invoice with a new number.")
+        if code == "A_RECYCLER":
+            return _("Correct the routing data (budget, service code, engagement number) with the 'Recycle on "
+                     "Chorus Pro' button.")
+        if code == "SUSPENDUE":
+            return _("Add the missing supporting documents on the Chorus Pro portal.")
+        if code in FLOW_REJECTED or code == "IN_INTEGRE_PARTIEL":
+            return _("Read the reason on the invoice, fix the data, then use 'Send to Chorus Pro'.")
+        return _("Chorus Pro waits for an action on this invoice.")
+
     def _chorus_pro_follow_flow(self, client):
         """Follow a flow with ``consulterCRDetaille`` until it is integrated or rejected."""
         self.ensure_one()
@@ -377,6 +381,9 @@ class AccountMove(models.Model):
         changed = report.state != self.chorus_pro_flow_state
         vals["chorus_pro_flow_state"] = report.state
         rejected = report.state in FLOW_REJECTED or (report.state == "IN_INTEGRE_PARTIEL" and ours)
+        if (rejected and ours and not report.technical_errors
+                and all(delivery.is_duplicate_refusal(dp.message) for dp in ours)):
+            return self._chorus_pro_duplicate_refused(client, report.state, [dp.message for dp in ours])
         if rejected:
             errors = [dp.message for dp in ours if dp.message] + [
                 " ".join(filter(None, [te.code, te.label])) for te in report.technical_errors
@@ -402,3 +409,67 @@ class AccountMove(models.Model):
                     self._chorus_pro_apply_summary(summary, client)
                     break
         return changed
+
+    def _chorus_pro_duplicate_refused(self, client, flow_state, reasons):
+        """Chorus Pro refused this invoice's flow as a duplicate of a number it already holds.
+
+        After a deposit whose outcome was unknown, that confirms the first deposit went through: the
+        original invoice is adopted by supplier + number (buyer, type, amount and date checked), without
+        its flow number, and followed from then on; no to-do. Otherwise (never deposited uncertainly from
+        Odoo, or the invoice Chorus Pro holds differs) the number is used by another invoice: a person must
+        issue a credit note or a new invoice with a new number (``delivery.duplicate_decision``).
+        """
+        self.ensure_one()
+        flow = self.chorus_pro_flow_number
+        original, is_ours = self._chorus_pro_find_original(client)
+        decision = delivery.duplicate_decision(self.chorus_pro_deposit_uncertain, original, is_ours)
+        expected = _("Chorus Pro already had this invoice from an earlier deposit; the second deposit (flow %(flow)s) "
+                     "was refused as a duplicate, as expected.", flow=flow)
+        now = fields.Datetime.now()
+        if decision == "adopt":
+            self._chorus_pro_write({
+                "chorus_pro_invoice_id": str(original.chorus_id),
+                "chorus_pro_flow_number": original.flow_number or flow,
+                "chorus_pro_flow_state": FLOW_INTEGRATED,
+                "chorus_pro_deposit_date": _utc_naive(original.deposit_date) or self.chorus_pro_deposit_date,
+                "chorus_pro_state": "sent",
+                "chorus_pro_error": False,
+                "chorus_pro_last_sync": now,
+            })
+            self._chorus_pro_log(Markup("%s<br/>%s") % (expected, _(
+                "It is followed under Chorus Pro ID %(id)s (flow %(flow)s). Nothing needs to be done.",
+                id=original.chorus_id, flow=original.flow_number or "?",
+            )))
+            self._chorus_pro_apply_status(original.status, original.status_date, original.comment)
+            return True
+        if decision == "confirmed":
+            changed = self.chorus_pro_flow_state != flow_state
+            self._chorus_pro_write({"chorus_pro_flow_state": flow_state, "chorus_pro_error": False,
+                                    "chorus_pro_last_sync": now})
+            if changed:
+                self._chorus_pro_log(Markup("%s<br/>%s") % (expected, _(
+                    "The original invoice is not listed by Chorus Pro yet: the next status sync looks for it. "
+                    "Nothing needs to be done."
+                )))
+            return changed
+        if original is not None and self.chorus_pro_deposit_uncertain:
+            why = _("Chorus Pro refused flow %(flow)s as a duplicate, but the invoice it holds under number "
+                    "%(number)s (Chorus Pro ID %(id)s) has another amount, date or recipient: it is not this one "
+                    "and was not adopted.", flow=flow, number=self.name, id=original.chorus_id)
+        else:
+            why = _("Chorus Pro refused flow %(flow)s as a duplicate: the number %(number)s is already used on "
+                    "Chorus Pro by an invoice that was not deposited from Odoo (another tool or the Chorus Pro "
+                    "portal).", flow=flow, number=self.name)
+        fix = _("Issue a credit note for this invoice, or a new invoice with a new number.")
+        self._chorus_pro_write({
+            "chorus_pro_flow_state": flow_state,
+            "chorus_pro_state": "rejected",
+            "chorus_pro_duplicate_conflict": True,
+            "chorus_pro_error": "\n".join([why, fix, *(f"- {reason}" for reason in reasons if reason)]),
+            "chorus_pro_last_sync": now,
+        })
+        self._chorus_pro_log(Markup("<br/>").join([why, *(f"- {reason}" for reason in reasons if reason), fix]))
+        self._chorus_pro_schedule_activity(
+            "DUPLICATE", _("invoice number already used"), note=f"{why}\n{fix}",
+        )
+        return True

@@ -22,6 +22,11 @@ class AccountMove(models.Model):
                 and not any(c.state in PENDING_STATES for c in move.chorus_pro_completion_ids)
             )
 
+    def _chorus_pro_activity_note(self, code):
+        if code == SUSPENDED_STATUS:
+            return _("Send the missing supporting documents with the 'Complete on Chorus Pro' button.")
+        return super()._chorus_pro_activity_note(code)
+
     def _chorus_pro_why_not_complete(self):
         self.ensure_one()
         if self.chorus_pro_status != SUSPENDED_STATUS or not self.chorus_pro_invoice_id:

@@ -31,6 +31,7 @@ from . import completion as sandbox_completion
 from . import directory as dirmod
 from . import technical_account
 from .clock import format_datetime
+from .duplicates import duplicate_report
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
 from .faults import FaultBox, FaultError
 from .store import Store
@@ -480,6 +481,11 @@ def _c_deposits(sb: SandboxServer, payload: dict, query: dict) -> tuple[int, Any
     return 200, {"invoice": invoice, "count": len(deposits), "deposits": deposits}
 
 
+def _c_duplicates(sb: SandboxServer, payload: dict, query: dict) -> tuple[int, Any]:
+    numbers = query.get("numbers")
+    return 200, sb.duplicate_report(numbers.split(",") if numbers else None)
+
+
 def _c_flow(sb: SandboxServer, payload: dict, query: dict, number: str) -> tuple[int, Any]:
     return 200, sb.flow(number)
 
@@ -538,6 +544,7 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("GET", re.compile(r"/sandbox/structures/(\d+)"), _c_structure),
     ("POST", re.compile(r"/sandbox/structures/(\d+)/services"), _c_services),
     ("GET", re.compile(r"/sandbox/deposits"), _c_deposits),
+    ("GET", re.compile(r"/sandbox/duplicates"), _c_duplicates),
     ("GET", re.compile(r"/sandbox/flows/([A-Za-z0-9]+)"), _c_flow),
     ("GET", re.compile(r"/sandbox/flows/([A-Za-z0-9]+)/file"), _c_flow_file),
     ("POST", re.compile(r"/sandbox/flows/([A-Za-z0-9]+)/incident"), _c_flow_incident),
@@ -806,6 +813,11 @@ class SandboxServer:
     def deposits_of(self, invoice_number: str) -> int:
         """How many deposits (accepted or refused) carried this invoice number."""
         return self.engine.deposits_of(invoice_number)
+
+    def duplicate_report(self, numbers: list[str] | None = None) -> dict[str, Any]:
+        """Flows refused as duplicates (allowed after an uncertain deposit) and numbers received twice (never)."""
+        self.engine.tick()
+        return duplicate_report(self.store, numbers)
 
     def flow(self, number: str) -> dict[str, Any]:
         self.engine.tick()

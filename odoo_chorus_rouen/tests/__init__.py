@@ -8,3 +8,4 @@ from . import test_settings
 from . import test_sync
 from . import test_completion
 from . import test_technical_account
+from . import test_duplicate_refusal

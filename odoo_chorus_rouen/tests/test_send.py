@@ -304,7 +304,9 @@ class TestChorusProSend(ChorusSandboxCase):
         invoice.write({"chorus_pro_state": "sending", "chorus_pro_send_started": started})
         self.send()
         self.assertEqual(invoice.chorus_pro_state, "sending", "not found yet: wait for the settle delay")
-        self.assertEqual(invoice.chorus_pro_next_try, started + timedelta(minutes=10))
+        # Looked up again soon (a first deposit integrated late is adopted), within the settle delay.
+        self.assertLessEqual(invoice.chorus_pro_next_try, started + timedelta(minutes=10))
+        self.assertGreaterEqual(invoice.chorus_pro_next_try, started + timedelta(seconds=30))
         self.assertEqual(self.deposits(invoice), 0)
         invoice.chorus_pro_send_started = started - timedelta(minutes=11)
         self.due_now(invoice)
