@@ -32,7 +32,6 @@ from ..core.budgets import compact_siret
 from ..core.status import INVOICE_STATUSES
 from . import completion as _completion
 from . import directory as dirmod
-from . import technical_account as _account
 from .clock import Clock, format_date, format_datetime, format_minutes, parse_moment
 from .pdf import simple_pdf
 from .rules import (
@@ -45,6 +44,9 @@ from .rules import (
     number_problem,
 )
 from .store import Store
+from .technical_account import expiry as account_expiry
+from .technical_account import load as load_account
+from .technical_account import usable as account_usable
 
 __all__ = ["DEFAULT_CREDENTIALS", "Engine", "Reply", "SandboxCredentials"]
 
@@ -242,7 +244,7 @@ class Engine:
         self.max_file_size = int(max_file_size)
         self.validator = validator or CoreValidator(tuple(validation_layers))
         self.keep_files = keep_files
-        _account.load(self)
+        load_account(self)
 
     # ------------------------------------------------------------------------------------------------
     # clock
@@ -333,7 +335,7 @@ class Engine:
         return (
             secrets.compare_digest(login, self.credentials.login)
             and secrets.compare_digest(password, self.credentials.password)
-            and _account.usable(self)  # an expired or locked password is refused like a wrong one [U]
+            and account_usable(self)  # an expired or locked password is refused like a wrong one [U]
         )
 
     def count_call(self, operation: str) -> None:
@@ -1147,7 +1149,7 @@ class Engine:
                     "numeroTVA": structure.get("numeroTVA"),
                     "structurePriveePublique": structure["typeStructure"],
                     "estValideurDeleguee": False,
-                    "dateExpirationMotPasseCompteTech": format_datetime(_account.expiry(self))
+                    "dateExpirationMotPasseCompteTech": format_datetime(account_expiry(self))
                     if structure["typeStructure"] == "PRIVEE"
                     else None,
                     "listeStructureDupliquees": [],

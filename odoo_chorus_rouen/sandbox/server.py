@@ -29,12 +29,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from . import completion as sandbox_completion
 from . import directory as dirmod
-from . import technical_account
 from .clock import format_datetime
 from .duplicates import duplicate_report
 from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, SandboxCredentials
 from .faults import FaultBox, FaultError
 from .store import Store
+from .technical_account import CONTROL_ROUTES as ACCOUNT_ROUTES
+from .technical_account import reset as reset_account
 
 __all__ = ["ROUTES", "SandboxServer", "main", "serve_forever"]
 
@@ -552,10 +553,10 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("POST", re.compile(r"/sandbox/invoices/seed"), _c_seed),
     ("GET", re.compile(r"/sandbox/invoices/(\d+)"), _c_invoice),
     ("POST", re.compile(r"/sandbox/invoices/(\d+)/status"), _c_invoice_status),
+    *sandbox_completion.CONTROL_ROUTES,
+    *ACCOUNT_ROUTES,
     ("GET", re.compile(r"/sandbox/calls"), _c_calls),
     ("DELETE", re.compile(r"/sandbox/calls"), _c_calls_delete),
-    *sandbox_completion.CONTROL_ROUTES,
-    *technical_account.CONTROL_ROUTES,
 ]
 
 
@@ -754,7 +755,7 @@ class SandboxServer:
                     dirmod.load_structures(self.store, dirmod.load_directory_file(self.directory_file))
             self.engine.clock.offset = 0.0
             self.faults.reload()
-            technical_account.reset(self.engine, self._credentials.password)
+            reset_account(self.engine, self._credentials.password)
 
     def inject_fault(
         self,
