@@ -18,6 +18,7 @@
     "data": [
         "security/security.xml",
         "security/ir.model.access.csv",
+        "security/chorus_pro_completion_security.xml",
         "data/ir_cron_data.xml",
         "data/res_partner_data.xml",
         "views/chorus_pro_service_views.xml",

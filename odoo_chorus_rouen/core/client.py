@@ -16,7 +16,8 @@ Error rules
   exponential back-off honouring ``Retry-After``, at most ``max_retries`` times and never waiting
   more than ``max_wait`` seconds at once; then :class:`ApiError` (retryable) or
   :class:`TransportError`.
-* Writes (``deposerFluxFacture``, ``recyclerFacture``) are **never retried by the client**, and a
+* Writes (``deposerFluxFacture``, ``recyclerFacture``, ``ajouterFichierDansSysteme``,
+  ``completerFacture``: :mod:`.client_completion`) are **never retried by the client**, and a
   failure is reported as what it means for the caller:
 
   ===================================================  ==========================================

@@ -61,10 +61,16 @@ class TestChorusProCompletion(ChorusSandboxCase):
             invoice.with_user(self.user_employee).action_chorus_pro_complete()
 
         document = self.document(invoice)
+        # A new file uploaded in the wizard (as the web client's upload widget creates it).
+        upload = self.env["ir.attachment"].with_user(self.user_invoicing).create({
+            "name": "releve-heures.csv", "raw": b"date;heures\n2026-03-12;7\n",
+            "res_model": "chorus.pro.complete", "res_id": 0,
+        })
         wizard = self.wizard(invoice)
         self.assertIn("Bon de livraison manquant", wizard.status_comment)
         wizard.comment = "Voici le bon de livraison signé du 12 mars."
         wizard.document_ids.add(document)
+        wizard.attachment_ids.add(upload)
         self.assertFalse(wizard.problems)
         wizard.save().action_complete()
         completion = invoice.chorus_pro_completion_ids
@@ -77,7 +83,9 @@ class TestChorusProCompletion(ChorusSandboxCase):
         completed = self.completions_on_platform(invoice)
         self.assertEqual([e["comment"] for e in completed], ["Voici le bon de livraison signé du 12 mars."])
         files = self.control(f"/sandbox/invoices/{invoice.chorus_pro_invoice_id}/attachments")
-        self.assertEqual([(f["name"], f["size"]) for f in files], [("bon-livraison.pdf", len(PDF))])
+        self.assertEqual(sorted((f["name"], f["mime"]) for f in files),
+                         [("bon-livraison.pdf", "application/pdf"), ("releve-heures.csv", "text/csv")])
+        self.assertEqual((upload.res_model, upload.res_id), ("account.move", invoice.id), "kept on the invoice")
         self.assertTrue(any("Completed on Chorus Pro" in body for body in invoice.message_ids.mapped("body")))
 
         # The status sync brings Chorus Pro's next status back and closes the to-do.
