@@ -551,10 +551,10 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("POST", re.compile(r"/sandbox/flows/([A-Za-z0-9]+)/incident"), _c_flow_incident),
     ("GET", re.compile(r"/sandbox/invoices"), _c_invoices),
     ("POST", re.compile(r"/sandbox/invoices/seed"), _c_seed),
-    ("GET", re.compile(r"/sandbox/invoices/(\d+)"), _c_invoice),
-    ("POST", re.compile(r"/sandbox/invoices/(\d+)/status"), _c_invoice_status),
     *sandbox_completion.CONTROL_ROUTES,
     *ACCOUNT_ROUTES,
+    ("GET", re.compile(r"/sandbox/invoices/(\d+)"), _c_invoice),
+    ("POST", re.compile(r"/sandbox/invoices/(\d+)/status"), _c_invoice_status),
     ("GET", re.compile(r"/sandbox/calls"), _c_calls),
     ("DELETE", re.compile(r"/sandbox/calls"), _c_calls_delete),
 ]
