@@ -19,6 +19,7 @@
     "data": [
         "security/security.xml",
         "security/ir.model.access.csv",
+        "security/chorus_pro_completion_security.xml",
         "data/ir_cron_data.xml",
         "data/res_partner_data.xml",
         "data/chorus_pro_ecb_rate_data.xml",
@@ -28,6 +29,8 @@
         "views/res_config_settings_views.xml",
         "views/account_move_views.xml",
         "views/account_move_documents_views.xml",
+        "wizard/chorus_pro_complete_views.xml",
+        "views/chorus_pro_completion_views.xml",
         "wizard/chorus_pro_recycle_views.xml",
         "wizard/chorus_pro_late_payment_claim_views.xml",
         "views/chorus_pro_ecb_rate_views.xml",

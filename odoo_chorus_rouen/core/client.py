@@ -16,7 +16,8 @@ Error rules
   exponential back-off honouring ``Retry-After``, at most ``max_retries`` times and never waiting
   more than ``max_wait`` seconds at once; then :class:`ApiError` (retryable) or
   :class:`TransportError`.
-* Writes (``deposerFluxFacture``, ``recyclerFacture``) are **never retried by the client**, and a
+* Writes (``deposerFluxFacture``, ``recyclerFacture``, ``ajouterFichierDansSysteme``,
+  ``completerFacture``: :mod:`.client_completion`) are **never retried by the client**, and a
   failure is reported as what it means for the caller:
 
   ===================================================  ==========================================
@@ -109,6 +110,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "rechercherFactureParFournisseur": ("POST", "/cpro/factures/v1/rechercher/fournisseur"),
     "consulterHistoriqueFacture": ("POST", "/cpro/factures/v1/consulter/historique"),
     "recyclerFacture": ("POST", "/cpro/factures/v1/recycler"),
+    "ajouterFichierDansSysteme": ("POST", "/cpro/transverses/v1/ajouter/fichier"),
+    "completerFacture": ("POST", "/cpro/factures/v1/completer"),
     "rechercherStructure": ("POST", "/cpro/structures/v1/rechercher"),
     "consulterStructure": ("POST", "/cpro/structures/v1/consulter"),
     "rechercherServicesStructure": ("POST", "/cpro/structures/v1/rechercher/services"),
@@ -116,7 +119,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "healthCheck": ("GET", "/cpro/transverses/v1/health-check"),
 }
 #: Operations that change something on the platform: never retried by the client.
-WRITE_OPERATIONS = frozenset({"deposerFluxFacture", "recyclerFacture"})
+WRITE_OPERATIONS = frozenset({"deposerFluxFacture", "recyclerFacture", "ajouterFichierDansSysteme", "completerFacture"})
 #: ``codeRetour`` of a search that found nothing (``TRA_MSG_00.015``).
 NO_RESULT_CODE = 20000
 

@@ -20,3 +20,7 @@ from . import account_move_directory
 from . import ir_attachment
 from . import account_move_documents
 from . import account_edi_xml_cii_documents
+from . import chorus_pro_completion
+from . import account_move_completion
+from . import res_company_technical_account
+from . import account_move_account_stop

@@ -353,6 +353,8 @@ class AccountMove(models.Model):
         try:
             result = client.deposit_flow(data, filename, syntax)
         except ChorusError as err:
+            if self._chorus_pro_account_refused(err, attempt_counted=True):  # company-level stop
+                return "skipped"
             failure = delivery.classify_failure(err)
             return self._chorus_pro_fail(
                 self._chorus_pro_error_text(err),
@@ -475,6 +477,8 @@ class AccountMove(models.Model):
         try:
             summary = self._chorus_pro_find_deposited(client)
         except ChorusError as err:
+            if self._chorus_pro_account_refused(err):  # company-level stop
+                return "skipped"
             return self._chorus_pro_fail(self._chorus_pro_error_text(err), uncertain=True, retry=True,
                                          retry_after=getattr(err, "retry_after", None))
         if summary is not None:

@@ -32,6 +32,7 @@ from typing import Any
 from ..core.budgets import compact_siret
 from ..core.limits import MAX_DEPOSIT_SIZE, MAX_UNPACKED_SIZE
 from ..core.status import INVOICE_STATUSES
+from . import completion as _completion
 from . import directory as dirmod
 from . import embedded
 from .clock import Clock, format_date, format_datetime, format_minutes, parse_moment
@@ -46,6 +47,9 @@ from .rules import (
     number_problem,
 )
 from .store import Store
+from .technical_account import expiry as account_expiry
+from .technical_account import load as load_account
+from .technical_account import usable as account_usable
 
 __all__ = ["DEFAULT_CREDENTIALS", "Engine", "Reply", "SandboxCredentials"]
 
@@ -243,6 +247,7 @@ class Engine:
         self.max_file_size = int(max_file_size)
         self.validator = validator or CoreValidator(tuple(validation_layers))
         self.keep_files = keep_files
+        load_account(self)
 
     # ------------------------------------------------------------------------------------------------
     # clock
@@ -330,8 +335,10 @@ class Engine:
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
         login, _, password = decoded.partition(":")
-        return secrets.compare_digest(login, self.credentials.login) and secrets.compare_digest(
-            password, self.credentials.password
+        return (
+            secrets.compare_digest(login, self.credentials.login)
+            and secrets.compare_digest(password, self.credentials.password)
+            and account_usable(self)  # an expired or locked password is refused like a wrong one [U]
         )
 
     def count_call(self, operation: str) -> None:
@@ -1024,34 +1031,10 @@ class Engine:
         )
 
     def op_completer(self, body: dict[str, Any]) -> Reply:
-        with self.store.transaction() as conn:
-            row, problem = self._invoice_row(body, "identifiantFactureCPP", "idFacture")
-            if problem:
-                return problem
-            if row["status"] != "SUSPENDUE":
-                return _error(20002, "GDP_MSG_11.033")
-            comment = _text(body, "commentaire")
-            if comment and len(comment) > 2000:
-                return _error(20003, "Le commentaire depasse 2000 caracteres.")
-            now = self.now()
-            conn.execute(
-                "UPDATE invoices SET status = 'COMPLETEE', status_at = ?, comment = ?, next_at = NULL WHERE id = ?",
-                (now, comment, row["id"]),
-            )
-            conn.execute(
-                "INSERT INTO history (invoice_id, status, at, comment, actor) "
-                "VALUES (?, 'COMPLETEE', ?, ?, 'supplier')",
-                (row["id"], now, comment),
-            )
-        return Reply(
-            {
-                "codeRetour": 0,
-                "libelle": OK_GCU,
-                "identifiantFactureCPP": row["id"],
-                "numeroFacture": row["number"],
-                "dateTraitement": format_minutes(now),
-            }
-        )
+        return _completion.op_completer(self, body)
+
+    def op_ajouter_fichier(self, body: dict[str, Any]) -> Reply:
+        return _completion.op_ajouter_fichier(self, body)
 
     def set_invoice_status(self, invoice_id: int, status: str, comment: str | None = None) -> dict[str, Any]:
         """A recipient (or the platform) moves an invoice to ``status``; the automatic routing stops.
@@ -1170,7 +1153,7 @@ class Engine:
                     "numeroTVA": structure.get("numeroTVA"),
                     "structurePriveePublique": structure["typeStructure"],
                     "estValideurDeleguee": False,
-                    "dateExpirationMotPasseCompteTech": format_datetime(self.now() + 180 * 86400)
+                    "dateExpirationMotPasseCompteTech": format_datetime(account_expiry(self))
                     if structure["typeStructure"] == "PRIVEE"
                     else None,
                     "listeStructureDupliquees": [],

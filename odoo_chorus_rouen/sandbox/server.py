@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import completion as sandbox_completion
 from . import directory as dirmod
 from . import directory_truth, embedded
 from .arguments import check_port, check_state_path
@@ -37,6 +38,8 @@ from .engine import DEFAULT_CREDENTIALS, DEFAULT_MAX_FILE_SIZE, Engine, Reply, S
 from .faults import FaultBox, FaultError
 from .history import write_history
 from .store import Store
+from .technical_account import CONTROL_ROUTES as ACCOUNT_ROUTES
+from .technical_account import reset as reset_account
 
 __all__ = ["ROUTES", "SandboxServer", "main", "serve_forever"]
 
@@ -61,6 +64,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/cpro/factures/v1/consulter/historique"): ("consulterHistoriqueFacture", "op_historique"),
     ("POST", "/cpro/factures/v1/recycler"): ("recyclerFacture", "op_recycler"),
     ("POST", "/cpro/factures/v1/completer"): ("completerFacture", "op_completer"),
+    ("POST", "/cpro/transverses/v1/ajouter/fichier"): ("ajouterFichierDansSysteme", "op_ajouter_fichier"),
     ("POST", "/cpro/structures/v1/rechercher"): ("rechercherStructure", "op_rechercher_structure"),
     ("POST", "/cpro/structures/v1/consulter"): ("consulterStructure", "op_consulter_structure"),
     ("POST", "/cpro/structures/v1/rechercher/services"): ("rechercherServicesStructure", "op_rechercher_services"),
@@ -574,6 +578,8 @@ _CONTROL_ROUTES: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, Any]]
     ("POST", re.compile(r"/sandbox/flows/([A-Za-z0-9]+)/incident"), _c_flow_incident),
     ("GET", re.compile(r"/sandbox/invoices"), _c_invoices),
     ("POST", re.compile(r"/sandbox/invoices/seed"), _c_seed),
+    *sandbox_completion.CONTROL_ROUTES,
+    *ACCOUNT_ROUTES,
     ("GET", re.compile(r"/sandbox/invoices/(\d+)"), _c_invoice),
     ("POST", re.compile(r"/sandbox/invoices/(\d+)/status"), _c_invoice_status),
     ("POST", re.compile(r"/sandbox/invoices/(\d+)/history"), _c_invoice_history),
@@ -635,9 +641,10 @@ class SandboxServer:
             dirmod.load_structures(self.store, dirmod.load_directory_file())
         if directory_file:
             dirmod.load_structures(self.store, dirmod.load_directory_file(directory_file))
+        self._credentials = credentials or DEFAULT_CREDENTIALS
         self.engine = Engine(
             self.store,
-            credentials=credentials or DEFAULT_CREDENTIALS,
+            credentials=self._credentials,
             processing_delay=processing_delay,
             routing_delay=routing_delay,
             functional_errors_http=functional_errors_http,
@@ -779,6 +786,7 @@ class SandboxServer:
                     dirmod.load_structures(self.store, dirmod.load_directory_file(self.directory_file))
             self.engine.clock.offset = 0.0
             self.faults.reload()
+            reset_account(self.engine, self._credentials.password)
 
     def inject_fault(
         self,

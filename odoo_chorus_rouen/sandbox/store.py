@@ -69,6 +69,10 @@ CREATE TABLE IF NOT EXISTS faults (
     delay REAL, retry_after INTEGER
 );
 CREATE TABLE IF NOT EXISTS calls (operation TEXT PRIMARY KEY, count INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, mime TEXT, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
+    at REAL NOT NULL, data BLOB NOT NULL, invoice_id INTEGER, history_id INTEGER
+);
 """
 
 _DATA_TABLES = (
@@ -81,6 +85,7 @@ _DATA_TABLES = (
     "history",
     "faults",
     "calls",
+    "attachments",
 )
 
 

@@ -9,4 +9,6 @@ from . import test_sync
 from . import test_directory_refresh
 from . import test_documents
 from . import test_late_payment
+from . import test_completion
+from . import test_technical_account
 from . import test_duplicate_refusal

@@ -1,2 +1,3 @@
 from . import chorus_pro_recycle
 from . import chorus_pro_late_payment_claim
+from . import chorus_pro_complete

@@ -1,0 +1,119 @@
+"""The technical account's password: expiry date from consulterStructure, refusal once expired or locked.
+
+Against the sandbox: its control API expires, locks or renews the account; the client reads the
+date and recognises the refusal as the technical account's (not the PISTE application's).
+"""
+
+import json
+import urllib.request
+from datetime import date, timedelta
+
+import pytest
+
+from odoo_chorus_rouen.core import technical_account
+from odoo_chorus_rouen.core.auth import Credentials, TokenCache
+from odoo_chorus_rouen.core.client import ChorusClient
+from odoo_chorus_rouen.core.client_completion import technical_account_expiry
+from odoo_chorus_rouen.core.errors import ApiError, AuthenticationError, TransportError
+from odoo_chorus_rouen.sandbox import SandboxServer
+
+SUPPLIER_SIRET = "88412345600011"
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    with SandboxServer(port=0, state_path=str(tmp_path / "state.sqlite"), processing_delay=0) as server:
+        yield server
+
+
+def make_client(sandbox, password=None):
+    credentials = sandbox.credentials.as_dict()
+    if password:
+        credentials["password"] = password
+    return ChorusClient(Credentials(**credentials), sandbox.url, token_cache=TokenCache(), timeout=10.0,
+                        sleep=lambda _s: None)
+
+
+def control(sandbox, path, payload=None):
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(sandbox.url + path, data=data, method="POST" if data else "GET",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback sandbox
+        return json.loads(answer.read())
+
+
+def test_expiry_date_comes_from_consulter_structure(sandbox):
+    state = control(sandbox, "/sandbox/technical-account", {"expires_at": "2027-03-31T00:00:00+02:00"})
+    assert state["status"] == "active" and state["expires_at"].startswith("2027-03-31")
+    with make_client(sandbox) as client:
+        expiry = technical_account_expiry(client, SUPPLIER_SIRET)
+        assert expiry.date() == date(2027, 3, 31)
+        assert technical_account_expiry(client, "12345678901234") is None  # unknown SIRET: no date
+
+
+def test_expired_or_locked_account_is_refused_like_a_wrong_password(sandbox):
+    with make_client(sandbox) as client:
+        assert client.search_structures(SUPPLIER_SIRET)
+        assert control(sandbox, "/sandbox/technical-account", {"expire": True})["status"] == "expired"
+        with pytest.raises(AuthenticationError) as caught:
+            client.search_structures(SUPPLIER_SIRET)
+        assert technical_account.is_account_refused(caught.value)
+        assert "login or password incorrects" in caught.value.params["reason"]
+        # A new password (as on the portal): the old one stays refused, the new one works.
+        state = control(sandbox, "/sandbox/technical-account", {"password": "new-password-2027"})
+        assert state["status"] == "active"
+        with pytest.raises(AuthenticationError):
+            client.search_structures(SUPPLIER_SIRET)
+    with make_client(sandbox, "new-password-2027") as client:
+        assert client.search_structures(SUPPLIER_SIRET)
+        control(sandbox, "/sandbox/technical-account", {"lock": True})
+        with pytest.raises(AuthenticationError) as caught:
+            client.search_structures(SUPPLIER_SIRET)
+        assert technical_account.is_account_refused(caught.value)
+        control(sandbox, "/sandbox/technical-account", {"unlock": True})
+        assert client.search_structures(SUPPLIER_SIRET)
+
+
+def test_account_state_survives_a_restart_and_reset_restores_it(tmp_path):
+    path = str(tmp_path / "state.sqlite")
+    with SandboxServer(port=0, state_path=path) as sandbox:
+        control(sandbox, "/sandbox/technical-account", {"password": "renewed"})
+        control(sandbox, "/sandbox/technical-account", {"expires_in_days": 7})
+    with SandboxServer(port=0, state_path=path) as sandbox:
+        assert sandbox.credentials.password == "renewed"
+        state = control(sandbox, "/sandbox/technical-account")
+        assert state["expiry_set"] and state["status"] == "active"
+        sandbox.advance(8 * 86400)
+        assert control(sandbox, "/sandbox/technical-account")["status"] == "expired"
+        sandbox.reset()
+        assert sandbox.credentials.password == "sandbox-password"
+        assert control(sandbox, "/sandbox/technical-account")["status"] == "active"
+
+
+def test_bad_control_requests_are_explained(sandbox):
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        control(sandbox, "/sandbox/technical-account", {"explode": True})
+    assert caught.value.code == 400
+    assert "expected one of" in json.loads(caught.value.read())["error"]
+
+
+def test_what_is_not_the_technical_account():
+    assert not technical_account.is_account_refused(
+        AuthenticationError(params={"http_status": 400, "operation": "token", "reason": "invalid_client"}))
+    assert not technical_account.is_account_refused(TransportError(params={"reason": "down"}))
+    assert not technical_account.is_account_refused(ApiError(http_status=401))
+
+
+def test_reminders_once_per_threshold():
+    expiry = date(2026, 6, 30)
+    sent = []
+    for offset in range(40, -3, -1):
+        today = expiry - timedelta(days=offset)
+        due = technical_account.due_reminder(expiry, today, sent)
+        if due:
+            sent.append(due)
+    assert sent == [30, 7, 1]
+    # A job that did not run for weeks sends only the nearest warning.
+    assert technical_account.due_reminder(expiry, expiry - timedelta(days=3), ()) == 7
+    assert technical_account.due_reminder(None, expiry, ()) is None
+    assert technical_account.days_left(expiry, expiry) == 0
