@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import odoo_ops
+from . import odoo_demo, odoo_ops
 from .core import budgets as budgets_mod
 from .core.delivery import DEFAULT_SETTLE_DELAY
 from .core.errors import ChorusError, ConfigurationError, InputError
@@ -394,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float, default=0.3, help="seconds per processing step of the sandbox")
     p.set_defaults(func=cmd_demo)
 
-    odoo_ops.add_parser(sub)
+    odoo_demo.add_parser(odoo_ops.add_parser(sub))
     return parser
 
 

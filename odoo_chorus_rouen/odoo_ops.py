@@ -395,7 +395,8 @@ def setup_addon(odoo: Any, progress: Callable[[str], None]) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """The ``odoo`` command and its actions; returns the actions, for :mod:`.odoo_demo` to add ``demo``."""
     odoo = sub.add_parser(
         "odoo",
         help="operate the addon in a running Odoo 18 over RPC (status, send, resend, sync, check, setup, demo)",
@@ -422,10 +423,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     action("sync", "run the send and status-sync jobs now")
     action("check", "is everything in place: addon, budgets, settings, connection")
     action("setup", "install or update the addon on the database (its code must be on the addons path)")
-    from . import odoo_demo  # here: odoo_demo builds on this module
-
-    odoo_demo.add_parser(actions)
     odoo.set_defaults(func=run)
+    return actions
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print, connector: Callable | None = None) -> int:

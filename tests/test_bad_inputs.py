@@ -22,7 +22,7 @@ from odoo_chorus_rouen import cli
 from odoo_chorus_rouen.core.errors import InputError
 from odoo_chorus_rouen.core.limits import MAX_DEPOSIT_SIZE, MAX_UNPACKED_SIZE
 from odoo_chorus_rouen.core.validation import Format, extract_xml, validate
-from odoo_chorus_rouen.sandbox.engine import _split_archive
+from odoo_chorus_rouen.sandbox.archive import split_archive as _split_archive
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDS = {

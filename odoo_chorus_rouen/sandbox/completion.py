@@ -29,7 +29,7 @@ import re
 from typing import Any
 
 from ..core import attachments as limits
-from . import engine as _engine
+from . import replies as _replies
 from .clock import format_datetime, format_minutes
 
 __all__ = ["CONTROL_ROUTES", "attachments", "op_ajouter_fichier", "op_completer"]
@@ -42,33 +42,33 @@ REFUSED = 20003  # [U]
 
 def op_ajouter_fichier(engine: Any, body: dict[str, Any]) -> Any:
     """``ajouterFichierDansSysteme``: keep one file, answer its ``pieceJointeId``."""
-    name = (_engine._text(body, "pieceJointeNom") or "").strip()
+    name = (_replies.text(body, "pieceJointeNom") or "").strip()
     raw = body.get("pieceJointeFichier")
     try:
         data = base64.b64decode(str(raw or ""), validate=True)
     except (binascii.Error, ValueError):
-        return _engine._error(REFUSED, "Le fichier (pieceJointeFichier) n'est pas encode en base 64.")
+        return _replies.error(REFUSED, "Le fichier (pieceJointeFichier) n'est pas encode en base 64.")
     if not data:
-        return _engine._error(REFUSED, "Le fichier (pieceJointeFichier) est vide.")
+        return _replies.error(REFUSED, "Le fichier (pieceJointeFichier) est vide.")
     problems = limits.check_attachment(name, len(data))
     if len(data) > min(engine.max_file_size, limits.MAX_FILE_SIZE):
         code, label = TOO_LARGE
-        return _engine.Reply({"codeRetour": code, "libelle": label}, status=413)
-    extension = (_engine._text(body, "pieceJointeExtension") or "").strip().lstrip(".").lower()
+        return _replies.Reply({"codeRetour": code, "libelle": label}, status=413)
+    extension = (_replies.text(body, "pieceJointeExtension") or "").strip().lstrip(".").lower()
     if problems:
-        return _engine._error(REFUSED, " ".join(_french(problem) for problem in problems))
+        return _replies.error(REFUSED, " ".join(_french(problem) for problem in problems))
     if extension and extension != name.rpartition(".")[2].lower():
-        return _engine._error(
+        return _replies.error(
             REFUSED, f"L'extension {extension.upper()} (pieceJointeExtension) ne correspond pas au nom {name}."
         )
-    mime = _engine._text(body, "pieceJointeTypeMime") or limits.mime_type(name)
+    mime = _replies.text(body, "pieceJointeTypeMime") or limits.mime_type(name)
     attachment_id = engine.store.next_sequence("attachment", FIRST_ATTACHMENT_ID)
     with engine.store.transaction() as conn:
         conn.execute(
             "INSERT INTO attachments (id, name, mime, size, sha256, at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (attachment_id, name, mime, len(data), hashlib.sha256(data).hexdigest(), engine.now(), data),
         )
-    return _engine.Reply({"codeRetour": 0, "libelle": _engine.OK_GCU, "pieceJointeId": attachment_id})
+    return _replies.Reply({"codeRetour": 0, "libelle": _replies.OK_GCU, "pieceJointeId": attachment_id})
 
 
 def op_completer(engine: Any, body: dict[str, Any]) -> Any:
@@ -78,24 +78,25 @@ def op_completer(engine: Any, body: dict[str, Any]) -> Any:
         if problem:
             return problem
         if row["status"] != "SUSPENDUE":
-            return _engine._error(20002, "GDP_MSG_11.033")
-        comment = _engine._text(body, "commentaire")
+            return _replies.error(20002, "GDP_MSG_11.033")
+        comment = _replies.text(body, "commentaire")
         if comment and len(comment) > COMMENT_MAX_LENGTH:
-            return _engine._error(REFUSED, f"Le commentaire depasse {COMMENT_MAX_LENGTH} caracteres.")
+            return _replies.error(REFUSED, f"Le commentaire depasse {COMMENT_MAX_LENGTH} caracteres.")
         ids = []
         for item in body.get("pieceJointeComplementaire") or []:
-            attachment_id = _engine._int(item.get("pieceJointeComplementaireId")) if isinstance(item, dict) else None
+            raw_id = item.get("pieceJointeComplementaireId") if isinstance(item, dict) else None
+            attachment_id = _replies.integer(raw_id)
             kept = (
                 conn.execute("SELECT invoice_id FROM attachments WHERE id = ?", (attachment_id,)).fetchone()
                 if attachment_id is not None
                 else None
             )
             if kept is None:
-                return _engine._error(
+                return _replies.error(
                     REFUSED, f"La piece jointe {attachment_id} n'existe pas (ajouterFichierDansSysteme)."
                 )
             if kept["invoice_id"] not in (None, row["id"]):
-                return _engine._error(
+                return _replies.error(
                     REFUSED, f"La piece jointe {attachment_id} est deja rattachee a une autre facture."
                 )
             ids.append(attachment_id)
@@ -113,10 +114,10 @@ def op_completer(engine: Any, body: dict[str, Any]) -> Any:
                 "UPDATE attachments SET invoice_id = ?, history_id = ? WHERE id = ?",
                 (row["id"], cursor.lastrowid, attachment_id),
             )
-    return _engine.Reply(
+    return _replies.Reply(
         {
             "codeRetour": 0,
-            "libelle": _engine.OK_GCU,
+            "libelle": _replies.OK_GCU,
             "identifiantFactureCPP": row["id"],
             "numeroFacture": row["number"],
             "dateTraitement": format_minutes(now),

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.attachments import check_attachments
 from ..core.pdfa import FACTURX_FILENAME, embedded_files
+from .archive import split_archive
 
 __all__ = ["CONTROL_ROUTES", "REJECTION_CODE", "describe", "flow_embedded", "problems"]
 
@@ -76,13 +77,12 @@ def flow_embedded(sandbox: Any, number: str) -> dict[str, Any]:
 
     :raises KeyError: no file kept for that flow (unknown flow, or ``keep_files=False``).
     """
-    from .engine import _split_archive  # the engine imports this module
 
     data = sandbox.engine.flow_file(number)
     if data is None:
         raise KeyError(f"no file kept for flow {number}")
     row = sandbox.engine.store.one("SELECT file_name FROM flows WHERE number = ?", (number,))
-    members, _problem = _split_archive(row["file_name"] if row else "", data)
+    members, _problem = split_archive(row["file_name"] if row else "", data)
     return {
         "flow": number,
         "documents": [{"file": name, "embedded": describe(member)} for name, member in members],

@@ -15,28 +15,30 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import io
 import json
 import logging
 import math
 import secrets
-import tarfile
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
 from ..core.budgets import compact_siret
-from ..core.limits import MAX_DEPOSIT_SIZE, MAX_UNPACKED_SIZE
+from ..core.limits import MAX_DEPOSIT_SIZE
 from ..core.status import INVOICE_STATUSES
 from . import completion as _completion
 from . import directory as dirmod
 from . import embedded
+from .archive import split_archive as _split_archive
 from .clock import Clock, format_date, format_datetime, format_minutes, parse_moment
 from .pdf import simple_pdf
+from .replies import OK_GCU, OK_TRA, Reply
+from .replies import error as _error
+from .replies import integer as _int
+from .replies import text as _text
 from .rules import (
     KNOWN_SYNTAXES,
     MESSAGES,
@@ -69,8 +71,6 @@ MAX_PAGE_SIZE = 1000
 HISTORY_PAGE_SIZE = 50
 MODE_DEPOT = "UPLOAD_API"
 MAX_TECHNICAL_ERRORS = 50
-OK_TRA = "TRA_MSG_00.000"
-OK_GCU = "GCU_MSG_01_000"
 NO_RESULT = (20000, "TRA_MSG_00.015")
 
 
@@ -100,31 +100,9 @@ DEFAULT_CREDENTIALS = SandboxCredentials(
 )
 
 
-@dataclass
-class Reply:
-    """One answer of the platform: the JSON body, and the HTTP status when it is not the default.
-
-    ``status`` None means 200 when ``codeRetour`` is 0 or ``no_result`` is set, else the configured
-    status of functional errors (200 or 400).
-    """
-
-    body: dict[str, Any]
-    status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    no_result: bool = False
-
-    @property
-    def code(self) -> int:
-        return int(self.body.get("codeRetour", 0))
-
-
 def _page_info(size: int, page: int, total: int) -> dict[str, int]:
     """``parametresRetour`` of a paged search."""
     return {"nbResultatsParPage": size, "pageCourante": page, "pages": math.ceil(total / size), "total": total}
-
-
-def _error(code: int, label: str, **extra: Any) -> Reply:
-    return Reply({"codeRetour": code, "libelle": label, **extra})
 
 
 def _plain(value: Any) -> Any:
@@ -170,21 +148,6 @@ def _amount(value: Any) -> float | None:
     try:
         return float(Decimal(str(value)))
     except (InvalidOperation, ValueError):
-        return None
-
-
-def _text(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
         return None
 
 
@@ -1506,36 +1469,6 @@ def _history_entry(row: Any) -> dict[str, Any]:
         "histoStatutUtilisateurEmail": None,
         "histoStatutUtilisateurTelephone": None,
     }
-
-
-#: Files in one ``.tar.gz`` flow at most (with :data:`MAX_UNPACKED_SIZE` in all).
-MAX_MEMBERS = 1000
-
-
-def _split_archive(file_name: str, data: bytes) -> tuple[list[tuple[str, bytes]], str | None]:
-    """The files of a deposit: the file itself, or each file of a ``.tar.gz`` / ``.tgz`` archive."""
-    if not (file_name.lower().endswith((".tar.gz", ".tgz")) or data[:2] == b"\x1f\x8b"):
-        return [(file_name, data)], None
-    members: list[tuple[str, bytes]] = []
-    unpacked = 0
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-            # Member by member, sizes checked before reading: a gzip bomb is refused, never unpacked.
-            while (member := archive.next()) is not None:
-                if not member.isfile():
-                    continue
-                unpacked += member.size
-                if member.size > MAX_DEPOSIT_SIZE or unpacked > MAX_UNPACKED_SIZE or len(members) >= MAX_MEMBERS:
-                    return [], (
-                        f"L'archive {file_name} dépasse les limites : {MAX_MEMBERS} fichiers, "
-                        f"{MAX_DEPOSIT_SIZE // 2**20} Mo par fichier, {MAX_UNPACKED_SIZE // 2**20} Mo décompressés."
-                    )
-                members.append((member.name.rsplit("/", 1)[-1], archive.extractfile(member).read(member.size)))
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as err:
-        return [], f"L'archive {file_name} est illisible : {err}"
-    if not members:
-        return [], f"L'archive {file_name} ne contient aucun fichier."
-    return members, None
 
 
 def _paging(page: Any, size: Any, default_size: int) -> tuple[int, int]:
