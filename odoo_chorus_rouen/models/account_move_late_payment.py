@@ -249,10 +249,11 @@ class AccountMove(models.Model):
                 "(due by %(due)s). Nothing to claim.",
                 paid=day(delay.paid_on), days=delay.days_elapsed, due=day(delay.due_on),
             ) + suspended
+        rate = f"{delay.rate:.2f}"  # not inside _(): Odoo's string extractor (Babel 2.10) cannot read f-strings
         amounts = _(
             "Interest %(interest)s (%(rate)s %% a year: ECB rate of %(half)s + 8 points, on %(amount)s for "
             "%(late)s days) and the %(indemnity)s recovery indemnity: %(total)s.",
-            interest=money(delay.interest), rate=f"{delay.rate:.2f}", amount=money(delay.amount),
+            interest=money(delay.interest), rate=rate, amount=money(delay.amount),
             half=self._chorus_pro_half_year_label(*delay.half_year), late=delay.days_late,
             indemnity=money(delay.indemnity), total=money(delay.total_due),
         )

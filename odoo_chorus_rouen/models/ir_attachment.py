@@ -100,7 +100,7 @@ class IrAttachment(models.Model):
     )
     chorus_pro_document_type = fields.Selection(
         DOCUMENT_TYPES,
-        string="Document Type",
+        string="Chorus Pro Document Type",
         default=DEFAULT_DOCUMENT_TYPE,
         help="What the document is, as Chorus Pro names it (BT-123 of the invoice's BG-24).",
     )

@@ -73,6 +73,7 @@ class ChorusProLatePaymentClaim(models.TransientModel):
         env = self.with_context(lang=lang).env
         start = move.chorus_pro_due_date + timedelta(days=1)  # the first day of interest
         half = move.with_context(lang=lang)._chorus_pro_half_year_label(start.year, 1 if start.month <= 6 else 2)
+        rate = f"{move.chorus_pro_late_rate:.2f}"  # not inside _(): Odoo's extractor (Babel 2.10) cannot read f-strings
         interest = env._(
             "Late-payment interest on invoice %(invoice)s of %(date)s (%(amount)s): paid %(days)s days late "
             "(due by %(due)s, payment initiated on %(paid)s), at %(rate)s %% a year (ECB main refinancing rate of "
@@ -80,7 +81,7 @@ class ChorusProLatePaymentClaim(models.TransientModel):
             invoice=move.name, date=format_date(env, move.invoice_date), amount=format_amount(
                 env, move.amount_total, move.currency_id), days=move.chorus_pro_days_late,
             due=format_date(env, move.chorus_pro_due_date), paid=format_date(env, move.chorus_pro_paid_date),
-            rate=f"{move.chorus_pro_late_rate:.2f}", half=half,
+            rate=rate, half=half,
         )
         indemnity = env._(
             "Flat recovery indemnity for the late payment of invoice %(invoice)s (Code de la commande publique "
