@@ -7,6 +7,7 @@ from . import res_config_settings
 from . import res_partner
 from . import res_partner_late_payment
 from . import res_partner_directory_refresh
+from . import res_partner_directory_lock
 from . import res_company_directory_refresh
 from . import res_company_technical_account
 from . import res_config_settings_directory_refresh

@@ -19,6 +19,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..core import delivery  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
+from .res_partner import CONCURRENT_READ_ERRORS
 
 _logger = logging.getLogger(__name__)
 
@@ -41,6 +42,13 @@ class AccountMove(models.Model):
         try:
             with self.env.cr.savepoint():
                 recipient._chorus_pro_update_directory(client)
+        except CONCURRENT_READ_ERRORS:
+            # Another job read this recipient meanwhile; its entry is fresh but not visible here yet.
+            return self._chorus_pro_fail(
+                _("The Chorus Pro directory entry of %(contact)s was being read by another job: the invoice is "
+                  "checked again and deposited in a moment.", contact=recipient.display_name),
+                retry=True, retry_after=30,
+            )
         except ChorusError as err:
             text = self._chorus_pro_error_text(err)
             recipient._chorus_pro_directory_failed(text)

@@ -1,6 +1,8 @@
 import logging
 from datetime import timedelta
 
+from psycopg2 import errors as pg_errors
+
 from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 
@@ -17,6 +19,10 @@ from .chorus_pro_messages import error_message
 from .chorus_pro_service import FORBIDDEN_SERVICE_CODES
 
 _logger = logging.getLogger(__name__)
+
+#: What a reader of a recipient's directory entry gets when another one read it meanwhile
+#: (res_partner_directory_lock.py): the jobs skip that recipient.
+CONCURRENT_READ_ERRORS = (pg_errors.SerializationFailure, pg_errors.LockNotAvailable)
 
 # The weekly cron handles this many partners per call, then reports its progress (Odoo calls it
 # again at once while some remain, up to ten times, then at the next trigger).
@@ -433,6 +439,8 @@ class ResPartner(models.Model):
                     raise client
                 with self.env.cr.savepoint():
                     partner._chorus_pro_update_directory(client)
+            except CONCURRENT_READ_ERRORS:
+                _logger.info("Chorus Pro directory of partner %s read by another job meanwhile: skipped", partner.id)
             except ChorusError as err:
                 _logger.warning("Chorus Pro directory update failed for partner %s: %s", partner.id, err)
                 partner._chorus_pro_directory_failed(error_message(self.env, err, company=company.name))

@@ -17,7 +17,7 @@ from odoo.tools import format_datetime
 
 from ..core.errors import ChorusError  # noqa: TID252
 from .chorus_pro_messages import error_message
-from .res_partner import DIRECTORY_BATCH_SIZE
+from .res_partner import CONCURRENT_READ_ERRORS, DIRECTORY_BATCH_SIZE
 
 _logger = logging.getLogger(__name__)
 
@@ -134,6 +134,8 @@ class ResPartner(models.Model):
         try:
             with self.env.cr.savepoint():
                 self._chorus_pro_update_directory(client)
+        except CONCURRENT_READ_ERRORS:
+            _logger.info("Chorus Pro directory of partner %s read by another job meanwhile: skipped", self.id)
         except ChorusError as err:
             _logger.warning("Chorus Pro directory read failed for partner %s: %s", self.id, err)
             self._chorus_pro_directory_failed(error_message(self.env, err, company=company.name))

@@ -12,3 +12,4 @@ from . import test_late_payment
 from . import test_completion
 from . import test_technical_account
 from . import test_duplicate_refusal
+from . import test_directory_concurrency
