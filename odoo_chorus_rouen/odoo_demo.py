@@ -53,6 +53,10 @@ DEFAULT_PASSWORD = "admin"
 SALE_BRIDGE = "odoo_chorus_rouen_sale"
 #: ir.config_parameter set in every database this command creates: only those are ever dropped.
 DEMO_MARKER = "odoo_chorus_rouen.demo_database"
+#: What a worker of a multi-process Odoo answers while it still holds the registry of a database of the same
+#: name that was just dropped (``--reset``): it reloads once the new database's modules are installed.
+STALE_REGISTRY_RE = re.compile(r"(column|relation) \S+ does not exist")
+STALE_REGISTRY_TRIES = 40
 #: Database names Odoo's database manager accepts (odoo/service/db.py, DBNAME_PATTERN).
 DBNAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 #: Longest wait for the sandbox to process flows and route invoices, in seconds.
@@ -497,20 +501,36 @@ class OdooDemo:
 
     # ---- database ------------------------------------------------------------------------------
 
-    def _login(self, quiet: bool = False):
-        try:
-            return self.connector(self.settings)
-        except OdooError:
-            if quiet:
-                return None
-            raise
+    def _login(self):
+        return self.connector(self.settings)
+
+    def _past_stale_workers(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``function(*args)``, tried again while a worker answers from the dropped database's registry.
+
+        With ``--workers``, Odoo's other worker processes keep the registry of a database dropped by
+        ``--reset`` until the new one of the same name changes its modules; a call they serve fails with
+        "column ... does not exist" and changes nothing. Another worker answers the next try.
+        """
+        for attempt in range(STALE_REGISTRY_TRIES):
+            try:
+                return function(*args, **kwargs)
+            except OdooError as err:
+                if not STALE_REGISTRY_RE.search(str(err)) or attempt == STALE_REGISTRY_TRIES - 1:
+                    if STALE_REGISTRY_RE.search(str(err)):
+                        raise OdooError(
+                            f"{err} (a worker of this Odoo still holds the dropped database {self.db!r}: restart "
+                            "the Odoo server and run the command again with --reset, or choose another --db)"
+                        ) from None
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
     def _is_demo_database(self) -> bool:
-        odoo = self._login(quiet=True)
-        if odoo is None:
-            return False
         try:
-            rows = call(odoo, "ir.config_parameter", "search_read", [("key", "=", DEMO_MARKER)], fields=["value"])
+            odoo = self._past_stale_workers(self._login)
+            rows = self._past_stale_workers(
+                call, odoo, "ir.config_parameter", "search_read", [("key", "=", DEMO_MARKER)], fields=["value"]
+            )
         except OdooError:
             return False
         return bool(rows and rows[0]["value"])
@@ -550,17 +570,21 @@ class OdooDemo:
             self.sandbox.reset(directory=True)  # a new database numbers from 1 again: no stale duplicates
         if not self.service.call("db_exist", self.db):
             raise OdooError(f"Odoo did not create the database {self.db!r}: see the server's log")
-        self.odoo = self._login()
-        call(self.odoo, "ir.config_parameter", "set_param", DEMO_MARKER, "1")
-        company = call(self.odoo, "res.company", "search_read", [], fields=["country_id", "currency_id"], limit=1)[0]
+        self.odoo = self._past_stale_workers(self._login)
+        self._past_stale_workers(call, self.odoo, "ir.config_parameter", "set_param", DEMO_MARKER, "1")
+        company = self._past_stale_workers(
+            call, self.odoo, "res.company", "search_read", [], fields=["country_id", "currency_id"], limit=1
+        )[0]
         self.company_id = company["id"]
         self.step(f"  created: company in {company['country_id'][1]}, currency {company['currency_id'][1]}")
 
     def install(self) -> None:
         odoo = self.odoo
         self.step("Updating the list of addons ...")
-        call(odoo, "ir.module.module", "update_list")
-        rows = call(odoo, "ir.module.module", "search_read", [("name", "in", [ADDON, SALE_BRIDGE])], fields=["name"])
+        self._past_stale_workers(call, odoo, "ir.module.module", "update_list")
+        rows = self._past_stale_workers(
+            call, odoo, "ir.module.module", "search_read", [("name", "in", [ADDON, SALE_BRIDGE])], fields=["name"]
+        )
         found = {row["name"]: row["id"] for row in rows}
         if ADDON not in found:
             self.step(f"  the server does not see {ADDON}: dropping the empty database {self.db} again")
@@ -574,9 +598,11 @@ class OdooDemo:
         names = [ADDON] + ([SALE_BRIDGE] if SALE_BRIDGE in found else [])
         their = "their" if len(names) > 1 else "its"
         self.step(f"Installing {' and '.join(names)} with {their} dependencies (a few minutes) ...")
-        call_long(odoo, "ir.module.module", "button_immediate_install", [found[name] for name in names])
+        self._past_stale_workers(
+            call_long, odoo, "ir.module.module", "button_immediate_install", [found[name] for name in names]
+        )
         # The registry was rebuilt: log in again for a fresh environment.
-        self.odoo = odoo = self._login()
+        self.odoo = odoo = self._past_stale_workers(self._login)
         installed = call(odoo, "ir.module.module", "search_count", [("state", "=", "installed")])
         wanted = ["account", "l10n_fr_account", "account_edi_ubl_cii", "l10n_fr_facturx_chorus_pro", *names]
         states = {

@@ -410,3 +410,39 @@ def test_a_job_running_in_a_cron_worker_is_waited_for_in_english_and_french(monk
     lines = []
     odoo_ops.run_job(odoo, odoo_ops.SEND_CRON, lines.append)
     assert answers == [] and any("already running in a cron worker" in line for line in lines)
+
+
+class StaleWorkers(FakeOdoo):
+    """A multi-worker Odoo after ``--reset``: some calls land on a worker still holding the dropped database."""
+
+    def __init__(self, stale_answers, answers=None):
+        super().__init__(answers)
+        self.stale_answers = stale_answers
+
+    def execute_kw(self, model, method, args, kwargs):
+        if self.stale_answers:
+            self.stale_answers -= 1
+            self.calls.append((model, method))
+            raise RuntimeError('column res_users.notification_type does not exist\nLINE 1: SELECT "res_users"."id"')
+        return super().execute_kw(model, method, args, kwargs)
+
+
+def test_workers_still_holding_the_dropped_database_are_waited_past(manager, monkeypatch):
+    monkeypatch.setattr(odoo_demo.time, "sleep", lambda seconds: None)
+    server = manager()
+    odoo = StaleWorkers(3, {
+        ("ir.module.module", "search_read"): [{"id": 7, "name": "odoo_chorus_rouen"}],
+        ("ir.module.module", "button_immediate_install"): KeyboardInterrupt,  # far enough
+    })
+    code, output = run_demo(demo_args(server.url), odoo=odoo)
+    assert code == 130, output
+    assert odoo.calls.count(("ir.config_parameter", "set_param")) == 4  # 3 answered by stale workers, then done
+    assert ("ir.module.module", "button_immediate_install") in odoo.calls
+
+
+def test_a_worker_stuck_on_the_dropped_database_is_explained(manager, monkeypatch):
+    monkeypatch.setattr(odoo_demo.time, "sleep", lambda seconds: None)
+    server = manager()
+    with pytest.raises(OdooError, match="still holds the dropped database 'chorus_rouen_demo': restart the Odoo"):
+        run_demo(demo_args(server.url), odoo=StaleWorkers(10**6))
+    assert server.databases == ["chorus_rouen_demo"]
