@@ -14,7 +14,6 @@ import logging
 import time
 from datetime import timedelta
 
-import psycopg2
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -24,6 +23,7 @@ from odoo.tools import config, format_datetime
 from ..core import delivery  # noqa: TID252
 from ..core.budgets import compact_siret  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
+from . import chorus_pro_job_lock as job_lock
 from .account_move import (
     FLOW_INTEGRATED,
     FLOW_REJECTED,
@@ -176,36 +176,10 @@ class AccountMove(models.Model):
             self.env.ref("odoo_chorus_rouen.ir_cron_chorus_pro_send")._trigger()
         return done
 
-    def _chorus_pro_try_lock(self):
-        """Take the invoice for this worker, never waiting: a session advisory lock, which outlives the
-        commits of the job and dies with the worker's connection, then the row lock (``FOR UPDATE SKIP
-        LOCKED``) that also keeps out a user writing the invoice at that moment."""
-        self.ensure_one()
-        cr = self.env.cr
-        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, self.id))
-        if not cr.fetchone()[0]:
-            return False
-        try:
-            with cr.savepoint(flush=False):
-                cr.execute("SELECT id FROM account_move WHERE id = %s FOR UPDATE SKIP LOCKED", (self.id,))
-                locked = bool(cr.fetchone())
-        except psycopg2.OperationalError:  # changed since this transaction started: someone else has it
-            locked = False
-        if not locked:
-            self._chorus_pro_unlock()
-        return locked
-
-    def _chorus_pro_unlock(self):
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (ADVISORY_NAMESPACE, self.id))
-        except psycopg2.Error:  # aborted transaction: the job's final pg_advisory_unlock_all() releases it
-            _logger.warning("Chorus Pro: could not release the send lock of invoice %s yet", self.id)
-
     def _chorus_pro_send_one(self, clients):
         """Process one queued invoice. Returns "skipped", "sent", "settled", "waiting", "retry" or "error"."""
         self.ensure_one()
-        if not self._chorus_pro_try_lock():
+        if not job_lock.try_lock(self, ADVISORY_NAMESPACE):
             return "skipped"
         try:
             self.invalidate_recordset()
@@ -236,7 +210,7 @@ class AccountMove(models.Model):
                     uncertain=uncertain, retry=uncertain,
                 )
         finally:
-            self._chorus_pro_unlock()
+            job_lock.unlock(self, ADVISORY_NAMESPACE)
 
     def _chorus_pro_client(self, clients):
         company = self.company_id

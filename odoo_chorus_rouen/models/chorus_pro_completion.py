@@ -19,7 +19,6 @@ import json
 import logging
 from datetime import timedelta
 
-import psycopg2
 from markupsafe import Markup
 
 from odoo import _, api, fields, models
@@ -28,6 +27,7 @@ from odoo.tools.translate import LazyTranslate
 
 from ..core import completion, delivery, technical_account  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
+from . import chorus_pro_job_lock as job_lock
 from .chorus_pro_messages import _Params
 
 _logger = logging.getLogger(__name__)
@@ -131,33 +131,10 @@ class ChorusProCompletion(models.Model):
         if self._chorus_pro_can_commit():
             self.env.cr.commit()  # pylint: disable=invalid-commit  # guarded: each step of the job is durable
 
-    def _chorus_pro_try_lock(self):
-        self.ensure_one()
-        cr = self.env.cr
-        cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (ADVISORY_NAMESPACE, self.id))
-        if not cr.fetchone()[0]:
-            return False
-        try:
-            with cr.savepoint(flush=False):
-                cr.execute("SELECT id FROM chorus_pro_completion WHERE id = %s FOR UPDATE SKIP LOCKED", (self.id,))
-                locked = bool(cr.fetchone())
-        except psycopg2.OperationalError:
-            locked = False
-        if not locked:
-            self._chorus_pro_unlock()
-        return locked
-
-    def _chorus_pro_unlock(self):
-        try:
-            with self.env.cr.savepoint(flush=False):
-                self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (ADVISORY_NAMESPACE, self.id))
-        except psycopg2.Error:
-            _logger.warning("Chorus Pro: could not release the lock of completion %s yet", self.id)
-
     def _chorus_pro_process(self, clients):
         """One completion. Returns "skipped", "done", "settled", "waiting", "retry" or "error"."""
         self.ensure_one()
-        if not self._chorus_pro_try_lock():
+        if not job_lock.try_lock(self, ADVISORY_NAMESPACE):
             return "skipped"
         try:
             self.invalidate_recordset()
@@ -196,7 +173,7 @@ class ChorusProCompletion(models.Model):
                     _("Unexpected error while completing the invoice on Chorus Pro: %(error)s",
                       error=str(err) or repr(err)), "retry")
         finally:
-            self._chorus_pro_unlock()
+            job_lock.unlock(self, ADVISORY_NAMESPACE)
 
     def _chorus_pro_error_text(self, err):
         template = MESSAGES.get(err.code)

@@ -434,24 +434,11 @@ class ResPartner(models.Model):
                 except UserError as err:
                     clients[company] = err
             client = clients[company]
-            try:
-                if isinstance(client, UserError):
-                    raise client
-                with self.env.cr.savepoint():
-                    partner._chorus_pro_update_directory(client)
-            except CONCURRENT_READ_ERRORS:
-                _logger.info("Chorus Pro directory of partner %s read by another job meanwhile: skipped", partner.id)
-            except ChorusError as err:
-                _logger.warning("Chorus Pro directory update failed for partner %s: %s", partner.id, err)
-                partner._chorus_pro_directory_failed(error_message(self.env, err, company=company.name))
-            except (UserError, ValidationError) as err:
-                _logger.info("Chorus Pro directory update failed for partner %s: %s", partner.id, err.args[0])
-                partner._chorus_pro_directory_failed(err.args[0])
-            except Exception:  # noqa: BLE001 - one unexpected failure must not stop the others
-                _logger.exception("Unexpected error in the Chorus Pro directory update of partner %s", partner.id)
-                partner._chorus_pro_directory_failed(
-                    _("Unexpected error while reading the Chorus Pro directory; see the server log.")
-                )
+            if isinstance(client, UserError):  # the company's settings are incomplete
+                _logger.info("Chorus Pro directory read failed for partner %s: %s", partner.id, client.args[0])
+                partner._chorus_pro_directory_failed(client.args[0])
+            else:
+                partner._chorus_pro_refresh_one(client, company)
             done += 1
             if self._chorus_pro_can_commit():
                 # One partner per transaction: what is done stays done if the cron dies half-way.
@@ -459,6 +446,26 @@ class ResPartner(models.Model):
         remaining = self.search_count(domain) if done else 0
         self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
         return done
+
+    def _chorus_pro_refresh_one(self, client, company):
+        """Read this recipient from the directory; a failure is written on it (never raised)."""
+        self.ensure_one()
+        try:
+            with self.env.cr.savepoint():
+                self._chorus_pro_update_directory(client)
+        except CONCURRENT_READ_ERRORS:
+            _logger.info("Chorus Pro directory of partner %s read by another job meanwhile: skipped", self.id)
+        except ChorusError as err:
+            _logger.warning("Chorus Pro directory read failed for partner %s: %s", self.id, err)
+            self._chorus_pro_directory_failed(error_message(self.env, err, company=company.name))
+        except (UserError, ValidationError) as err:
+            _logger.info("Chorus Pro directory read failed for partner %s: %s", self.id, err.args[0])
+            self._chorus_pro_directory_failed(err.args[0])
+        except Exception:  # noqa: BLE001 - one unexpected failure must not stop the others
+            _logger.exception("Unexpected error in the Chorus Pro directory read of partner %s", self.id)
+            self._chorus_pro_directory_failed(
+                _("Unexpected error while reading the Chorus Pro directory; see the server log.")
+            )
 
     def _chorus_pro_directory_failed(self, message):
         self.ensure_one()

@@ -12,12 +12,10 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
-from ..core.errors import ChorusError  # noqa: TID252
-from .chorus_pro_messages import error_message
-from .res_partner import CONCURRENT_READ_ERRORS, DIRECTORY_BATCH_SIZE
+from .res_partner import DIRECTORY_BATCH_SIZE
 
 _logger = logging.getLogger(__name__)
 
@@ -127,23 +125,3 @@ class ResPartner(models.Model):
         if not left:
             company._chorus_pro_finish_recipients_refresh()
         return done, left
-
-    def _chorus_pro_refresh_one(self, client, company):
-        """Read this recipient from the directory; a failure is written on it (never raised)."""
-        self.ensure_one()
-        try:
-            with self.env.cr.savepoint():
-                self._chorus_pro_update_directory(client)
-        except CONCURRENT_READ_ERRORS:
-            _logger.info("Chorus Pro directory of partner %s read by another job meanwhile: skipped", self.id)
-        except ChorusError as err:
-            _logger.warning("Chorus Pro directory read failed for partner %s: %s", self.id, err)
-            self._chorus_pro_directory_failed(error_message(self.env, err, company=company.name))
-        except (UserError, ValidationError) as err:
-            _logger.info("Chorus Pro directory read failed for partner %s: %s", self.id, err.args[0])
-            self._chorus_pro_directory_failed(err.args[0])
-        except Exception:  # noqa: BLE001 - one unexpected failure must not stop the others
-            _logger.exception("Unexpected error in the Chorus Pro directory read of partner %s", self.id)
-            self._chorus_pro_directory_failed(
-                _("Unexpected error while reading the Chorus Pro directory; see the server log.")
-            )
