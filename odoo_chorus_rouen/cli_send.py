@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .core.errors import InputError
+from .core.sqlite_files import NotSQLiteError, sqlite_tables
 
 __all__ = ["describe_scope", "open_journal", "run_send"]
 
@@ -82,18 +83,11 @@ def open_journal(path: str, settings: dict, client_factory: Callable, settle_del
 
 def _refuse_foreign_database(path: str) -> None:
     """A file that exists must be a journal (or empty): never write our tables into someone else's file."""
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return
-    with open(path, "rb") as handle:
-        if handle.read(16) != b"SQLite format 3\x00":
-            raise JournalError(f"journal {path}: is not a chorus-rouen journal (not an SQLite file); give another "
-                               "--journal")
     try:
-        db = sqlite3.connect(path, timeout=30)
-        try:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            db.close()
+        tables = sqlite_tables(path)
+    except NotSQLiteError:
+        raise JournalError(f"journal {path}: is not a chorus-rouen journal (not an SQLite file); give another "
+                           "--journal") from None
     except sqlite3.Error as err:
         raise JournalError(f"journal {path}: cannot be opened ({err}); give another --journal") from None
     if tables and "items" not in tables:

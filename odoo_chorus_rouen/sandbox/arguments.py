@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 import sqlite3
 
+from ..core.sqlite_files import NotSQLiteError, sqlite_tables
+
 __all__ = ["check_port", "check_state_path"]
-
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
 
 def check_port(port: int) -> None:
     """:raises ValueError: a TCP port out of 0-65535."""
@@ -38,21 +37,12 @@ def check_state_path(path: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"--state {path}: the folder {folder} does not exist")
-    if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(16)
+        tables = sqlite_tables(path)
     except OSError as err:
         raise ValueError(f"--state {path} cannot be read ({err.strerror or err})") from None
-    if head != _SQLITE_MAGIC:
-        raise ValueError(f"--state {path} is not a sandbox state file (not SQLite): give a new file name")
-    try:
-        conn = sqlite3.connect(path)
-        try:
-            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            conn.close()
+    except NotSQLiteError:
+        raise ValueError(f"--state {path} is not a sandbox state file (not SQLite): give a new file name") from None
     except sqlite3.Error as err:
         raise ValueError(f"--state {path} cannot be opened ({err})") from None
     if tables and "flows" not in tables:
