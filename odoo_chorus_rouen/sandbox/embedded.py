@@ -33,15 +33,19 @@ _LABELS = {
 }
 
 
-def _supporting(data: bytes):
-    """The embedded files other than the invoice XML (``[]`` when ``data`` is not a readable PDF)."""
+def _embedded(data: bytes):
+    """Every file embedded in ``data`` (``[]`` when it is not a readable PDF)."""
     if not data.startswith(b"%PDF"):
         return []
     try:
-        files = embedded_files(data)
+        return embedded_files(data)
     except ValueError:
         return []
-    return [file for file in files if file.name != FACTURX_FILENAME]
+
+
+def _supporting(data: bytes):
+    """The embedded files other than the invoice XML."""
+    return [file for file in _embedded(data) if file.name != FACTURX_FILENAME]
 
 
 def problems(data: bytes) -> list[tuple[str, str]]:
@@ -52,12 +56,6 @@ def problems(data: bytes) -> list[tuple[str, str]]:
 
 def describe(data: bytes) -> list[dict[str, Any]]:
     """Every file embedded in the PDF ``data``, for the control API (content as a SHA-256)."""
-    if not data.startswith(b"%PDF"):
-        return []
-    try:
-        files = embedded_files(data)
-    except ValueError:
-        return []
     return [
         {
             "name": file.name,
@@ -68,7 +66,7 @@ def describe(data: bytes) -> list[dict[str, Any]]:
             "in_af": file.in_af,
             "sha256": hashlib.sha256(file.data).hexdigest(),
         }
-        for file in files
+        for file in _embedded(data)
     ]
 
 
