@@ -2,9 +2,10 @@
 
 One frozen dataclass per answer of CHORUS_PRO_API.md that :class:`~.client.ChorusClient` returns
 (:class:`DepositResult`, :class:`FlowReport`, :class:`InvoiceSummary`, :class:`InvoiceHistory`,
-:class:`StructureDetails`...), with the platform's field name beside each field; and the readers
-of the JSON values they are built from, which never raise: text, integers, booleans, amounts, lists
-that may come as a single object, and Chorus Pro's dates (Paris time when no offset is given).
+:class:`StructureDetails`...), with the platform's field name beside each field; the readers of
+the JSON values they are built from, which never raise (text, integers, booleans, amounts, lists
+that may come as a single object, Chorus Pro's dates: Paris time when no offset is given); and
+:func:`format_datetime`, how a date is written in a request.
 """
 
 from __future__ import annotations
