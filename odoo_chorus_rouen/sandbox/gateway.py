@@ -47,7 +47,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
-# -- PISTE OAuth2 token endpoint -------------------------------------------------------------------------
+# -- PISTE OAuth2 token endpoint ---------------------------------------------------------------------
 def serve_token(request: Any, method: str) -> None:
     """``POST /api/oauth/token`` (``client_credentials``, client in the form or in HTTP Basic)."""
     body = read_body(request, 64 * 1024)
@@ -78,7 +78,7 @@ def serve_token(request: Any, method: str) -> None:
     send(request, 200, answer, {"Cache-Control": "no-store", "Pragma": "no-cache"})
 
 
-# -- /cpro API gateway ----------------------------------------------------------------------------------
+# -- /cpro API gateway -------------------------------------------------------------------------------
 def serve_api(request: Any, method: str, path: str) -> None:
     """One ``/cpro`` call: the gateway rules, then the engine's operation, then its answer."""
     sandbox = request.sandbox
@@ -119,7 +119,7 @@ def serve_api(request: Any, method: str, path: str) -> None:
     send(request, status, reply.body, reply.headers)
 
 
-# -- faults --------------------------------------------------------------------------------------------
+# -- faults ------------------------------------------------------------------------------------------
 def _pre_fault(fault: Any) -> None:
     if fault is None:
         return
@@ -150,7 +150,7 @@ def _post_fault(request: Any, fault: Any) -> None:
         raise Cut()
 
 
-# -- headers, bodies and refusals -----------------------------------------------------------------------
+# -- headers, bodies and refusals --------------------------------------------------------------------
 def _bearer(header: str | None) -> str | None:
     if not header:
         return None
