@@ -531,8 +531,8 @@ PDF_SAMPLES = {
 
 
 def render(name: str, edits: dict[str, str | None] | None = None) -> bytes:
-    """The bytes of a sample; ``edits`` maps a printed text to its replacement (``None`` drops it;
-    a ``\\n`` in the replacement prints the rest on the next line, 11 points lower)."""
+    """The bytes of a sample; ``edits`` maps a printed text to its replacement (``None`` drops it; a ``\\n``
+    in the replacement breaks the line: the rest goes on the next line and the texts below move down)."""
     if name == "metropole_scan.pdf":
         return scan_pdf(name)
     if name == "orderx_assainissement_order.xml":
@@ -544,13 +544,19 @@ def render(name: str, edits: dict[str, str | None] | None = None) -> bytes:
     builder, title = PDF_SAMPLES[name]
     pages = builder()
     for page in pages:
-        texts = []
+        texts: list[Text] = []
         for item in page.texts:
             replacement = (edits or {}).get(item.text, item.text)
             if replacement is None:
                 continue
-            for offset, part in enumerate(replacement.split("\n")):
-                texts.append(Text(item.x, item.y - 11 * offset, part, item.size, item.font))
+            parts = replacement.split("\n")
+            leading = round(item.size * 1.45, 1)
+            if len(parts) > 1:  # reflow: what is printed below moves down
+                for other in page.texts:
+                    if other.y < item.y:
+                        other.y -= leading * (len(parts) - 1)
+            texts += [Text(item.x, item.y - leading * offset, part, item.size, item.font)
+                      for offset, part in enumerate(parts)]
         page.texts = texts
     return build_pdf(pages, name, title, METROPOLE)
 

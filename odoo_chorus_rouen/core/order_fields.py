@@ -354,7 +354,7 @@ def invalid_sirets(lines: list[Line]) -> list[tuple[str, Line]]:
         folded = fold(line.text)
         if not _SIRET_WORD.search(folded):
             continue
-        for groups, _start, _end in _groups(line.text):
+        for groups, _start, _end in _groups(folded):
             digits = "".join(group[0] for group in groups)
             if len(digits) == 14 and not stdnum_siret.is_valid(digits):
                 found.append((digits, line))
@@ -382,15 +382,16 @@ def siret_candidates(lines: list[Line], recipients: dict[str, Recipient],
     """Every valid SIRET of the text, ranked by what surrounds it (see the module's docstring)."""
     result = []
     for index, line in enumerate(lines):
-        runs = _groups(line.text)
+        folded = fold(line.text)  # no-break and thin spaces as plain ones
+        runs = _groups(folded)
         for position, (groups, _start, run_end) in enumerate(runs):
             end_line = None
             all_groups = list(groups)
             last_run = position == len(runs) - 1
             digits = sum(len(group[0]) for group in groups)
-            if last_run and digits < 14 and not line.text[run_end:].strip() and index + 1 < len(lines):
+            if last_run and digits < 14 and not folded[run_end:].strip() and index + 1 < len(lines):
                 following = lines[index + 1]
-                next_runs = _groups(following.text)
+                next_runs = _groups(fold(following.text))
                 if following.page == line.page and next_runs and next_runs[0][1] == 0:
                     end_line = following
                     all_groups += [(d, -1, -1) for d, _s, _e in next_runs[0][0]]

@@ -64,6 +64,8 @@ REASONS: dict[str, str] = {
     "split_over_lines": "read across two lines",
     "named_budget": "the order names %(name)s",
     "named_budget_only": "the order names %(name)s, whose SIRET is %(siret)s",
+    "invalid_siret_seen": "the order also prints %(siret)s (page %(page)s, line %(line)s), which is not a valid "
+    "SIRET (wrong check digit)",
     # Values of the other fields
     "known_service": "an active service of %(name)s",
     "unknown_service": "not an active service of %(name)s",

@@ -170,7 +170,7 @@ class _Reader:
         elements = sorted((e for xpath in xpaths for e in self.root.iterfind(xpath, NS)),
                           key=lambda e: e.sourceline or 0)
         for element in elements:
-            for offset, text in enumerate((element.text or "").splitlines()):
+            for offset, text in enumerate("".join(element.itertext()).splitlines()):
                 if text.strip():
                     lines.append(Line(0, (element.sourceline or 0) + offset, text.strip()[:2000], "body"))
         return lines

@@ -89,8 +89,8 @@ class OrderReading:
 
     @property
     def needs_attention(self) -> bool:
-        """No buyer SIRET, no engagement number, or some value left ambiguous: a person must look."""
-        return (self.value("siret") is None or self.value("engagement") is None
+        """The buyer's SIRET or the engagement number missing or unsure (low), or a value left ambiguous."""
+        return (any(self.results[field].confidence in (None, "low") for field in ("siret", "engagement"))
                 or any(result.decision == "ambiguous" for result in self.results.values()))
 
     @property
@@ -245,13 +245,16 @@ def _decide(candidates: list[Candidate], known: dict[str, Recipient], lines: lis
             pages: int | None) -> OrderReading:
     results: dict[str, FieldResult] = {}
     siret = decide("siret", candidates, FIELD_LABELS["siret"])
-    if siret.decision == "missing" and siret.why_code == "not_found":
-        wrong = invalid_sirets(lines)
-        if wrong:
-            digits, line = wrong[0]
-            siret.why = (f"{format_siret(digits) if len(digits) == 14 else digits} on page {line.page}, line "
-                         f"{line.number} is not a valid SIRET (its check digit is wrong): ask the buyer")
-            siret.why_code, siret.why_params = "invalid_siret", {"siret": digits, "page": line.page,
+    wrong = invalid_sirets(lines)
+    if wrong:  # a SIRET printed with a wrong check digit is always said
+        digits, line = wrong[0]
+        shown = format_siret(digits)
+        if siret.chosen is not None:
+            siret.chosen.add(reason("invalid_siret_seen", 0, siret=shown, page=line.page, line=line.number))
+        elif siret.decision == "missing":
+            siret.why = (f"{shown} on page {line.page}, line {line.number} is not a valid SIRET (its check digit is "
+                         "wrong): ask the buyer")
+            siret.why_code, siret.why_params = "invalid_siret", {"siret": shown, "page": line.page,
                                                                  "line": line.number}
     results["siret"] = siret
     results["budget"] = _budget(siret, known)
