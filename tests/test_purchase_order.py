@@ -128,7 +128,7 @@ def test_reason_codes_are_known():
 def test_a_decompression_bomb_in_the_page_content_is_refused():
     bomb = b"BT /F1 9 Tf 50 700 Td (SIRET 200 023 414 00069) Tj ET\n" + b" " * (64 * 1024 * 1024)
     err = refused(one_page(bomb))
-    assert err.code == "order_too_large" and "page 1" in err.message and "1 MB" in err.message
+    assert err.code == "order_page_too_heavy" and "page 1" in err.message and "1 MB" in err.message
 
 
 def test_a_form_drawing_itself_is_read_once():
@@ -147,12 +147,12 @@ def test_a_looping_page_tree_is_damaged():
 def test_too_many_pages_or_too_much_text_is_refused(make_orders):
     pages = [make_orders.Page().text(50, 700, f"page {index}") for index in range(order_text.MAX_PAGES + 1)]
     err = refused(make_orders.build_pdf(pages, "many"))
-    assert err.code == "order_too_large" and f"read up to {order_text.MAX_PAGES}" in err.message
+    assert err.code == "order_too_many_pages" and f"read up to {order_text.MAX_PAGES}" in err.message
     lines = [make_orders.Page() for _ in range(3)]
     for page in lines:
         for row in range(60):
             page.text(20, 800 - row * 12, "x" * 6000)  # 1,080,000 characters in all
-    assert refused(make_orders.build_pdf(lines, "text")).code == "order_too_large"
+    assert refused(make_orders.build_pdf(lines, "text")).code == "order_too_much_text"
 
 
 def test_an_endless_line_is_cut_and_read_in_bounds(make_orders):
@@ -186,4 +186,4 @@ def test_a_file_over_10_mb_is_refused_before_reading(tmp_path):
         handle.truncate(10 * 1024 * 1024 + 1)
     with pytest.raises(InputError) as caught:
         read_order_file(path)
-    assert caught.value.code == "order_too_large"
+    assert caught.value.code == "order_file_too_large"

@@ -120,11 +120,12 @@ def _check_content(page, number: int, budget: int) -> int:
             counted += len(stream_bytes(stream, kind, max(min(page_left, document_left), 0)))
         except TooLarge:
             if document_left < page_left:
-                raise _refuse("order_too_large", f"this PDF holds more than {MAX_TOTAL_CONTENT // MIB} MB of page "
-                              "content: it is not a purchase order this reader takes", page=number) from None
-            raise _refuse("order_too_large", f"page {number} of this PDF holds more than {MAX_PAGE_CONTENT // MIB} MB "
-                          "of drawing instructions: it is not a purchase order this reader takes",
-                          page=number) from None
+                raise _refuse("order_content_too_heavy", f"this PDF holds more than {MAX_TOTAL_CONTENT // MIB} MB of "
+                              "page content: it is not a purchase order this reader takes",
+                              max=MAX_TOTAL_CONTENT // MIB) from None
+            raise _refuse("order_page_too_heavy", f"page {number} of this PDF holds more than "
+                          f"{MAX_PAGE_CONTENT // MIB} MB of drawing instructions: it is not a purchase order this "
+                          "reader takes", page=number, max=MAX_PAGE_CONTENT // MIB) from None
     return counted
 
 
@@ -153,9 +154,9 @@ def _open(data: bytes):
         try:
             opened = reader.decrypt("")  # protected against changes only: readable without a password
         except DependencyError:
-            raise _refuse("order_encrypted", "this PDF is encrypted and this installation cannot decrypt it "
-                          "(install the Python package cryptography), or ask the buyer for an unprotected "
-                          "copy") from None
+            raise _refuse("order_encrypted_unsupported", "this PDF is encrypted and this installation cannot "
+                          "decrypt it (install the Python package cryptography), or ask the buyer for an "
+                          "unprotected copy") from None
         except (FileNotDecryptedError, PdfReadError, NotImplementedError):
             opened = None
         if not opened:
@@ -186,8 +187,9 @@ def _embedded_xml(data: bytes) -> dict[str, bytes]:
     try:
         embedded, _xmp = embedded_files(data, MAX_DEPOSIT_SIZE)
     except TooLarge as err:
-        raise _refuse("order_too_large", f"the file {err.name} embedded in this PDF unpacks to more than "
-                      f"{MAX_DEPOSIT_SIZE // MIB} MB: not read", name=err.name) from None
+        raise _refuse("order_embedded_too_large", f"the file {err.name} embedded in this PDF unpacks to more "
+                      f"than {MAX_DEPOSIT_SIZE // MIB} MB: not read", name=err.name,
+                      max=MAX_DEPOSIT_SIZE // MIB) from None
     except InputError:
         raise
     except Exception:  # noqa: BLE001 - a damaged list of embedded files: the text is still read
@@ -198,16 +200,18 @@ def _embedded_xml(data: bytes) -> dict[str, bytes]:
 def pdf_text(data: bytes) -> PdfText:
     """The numbered lines of a PDF's text layer and its embedded XML files.
 
-    :raises InputError: ``order_damaged``, ``order_encrypted``, ``order_too_large``,
-        ``order_too_complex``, ``order_no_text`` (a scan): one sentence each, with what to do.
+    :raises InputError: ``order_damaged``, ``order_encrypted``, ``order_encrypted_unsupported``,
+        ``order_too_many_pages``, ``order_page_too_heavy``, ``order_content_too_heavy``, ``order_too_much_text``,
+        ``order_embedded_too_large``, ``order_too_complex``, ``order_no_text`` (a scan): one sentence each, with
+        what to do.
     """
     reader = _guarded(_open, data)
     count = _guarded(len, reader.pages)
     if count == 0:
         raise _refuse("order_damaged", "this PDF has no page: ask the buyer for the order again", reason="no page")
     if count > MAX_PAGES:
-        raise _refuse("order_too_large", f"this PDF has {count} pages; a purchase order is read up to {MAX_PAGES}: "
-                      "give the pages of the order only", pages=count)
+        raise _refuse("order_too_many_pages", f"this PDF has {count} pages; a purchase order is read up to "
+                      f"{MAX_PAGES}: give the pages of the order only", pages=count, max=MAX_PAGES)
     lines: list[Line] = []
     budget = MAX_TOTAL_CONTENT
     total_chars = 0
@@ -216,8 +220,8 @@ def pdf_text(data: bytes) -> PdfText:
         budget -= counted
         total_chars += len(text)
         if total_chars > MAX_TEXT_CHARS:
-            raise _refuse("order_too_large", f"this PDF holds more than {MAX_TEXT_CHARS:,} characters of text: it "
-                          "is not a purchase order this reader takes", chars=total_chars)
+            raise _refuse("order_too_much_text", f"this PDF holds more than {MAX_TEXT_CHARS:,} characters of "
+                          "text: it is not a purchase order this reader takes", max=MAX_TEXT_CHARS)
         lines += _lines_of(text, number)
     if sum(char.isalnum() for line in lines for char in line.text) < MIN_TEXT_CHARS:
         raise _refuse("order_no_text", "this order has no text to read (a scan): type the values")

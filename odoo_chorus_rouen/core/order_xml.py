@@ -61,11 +61,11 @@ def parse_xml(data: bytes, name: str) -> etree._Element:
         raise InputError(f"{name} is not well-formed XML ({str(err)[:160]}): ask the buyer for the order again",
                          code="order_damaged", params={"reason": str(err)[:160]}) from None
     if root.tag in INVOICE_ROOTS:
-        raise InputError(f"{name} is {INVOICE_ROOTS[root.tag]}, not a purchase order: read-order takes the order "
-                         "the buyer sent you", code="order_not_an_order", params={"what": INVOICE_ROOTS[root.tag]})
+        raise InputError(f"{name} is {INVOICE_ROOTS[root.tag]}, not a purchase order: read the order the buyer "
+                         "sent you", code="order_not_an_order", params={"what": INVOICE_ROOTS[root.tag]})
     if not is_order_xml(root):
         local = etree.QName(root).localname if isinstance(root.tag, str) else "?"
-        raise InputError(f"{name} is XML but not a purchase order (root element {local}): read-order takes an "
+        raise InputError(f"{name} is XML but not a purchase order (root element {local}): an XML order is an "
                          "Order-X or a UBL Order", code="order_not_an_order", params={"what": local})
     if root.tag == f"{{{ORDERX_NS}}}SCRDMCCBDACIOMessageStructure":
         code = (root.findtext("rsm:ExchangedDocument/ram:TypeCode", None, NS) or "").strip()

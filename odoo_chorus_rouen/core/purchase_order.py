@@ -136,7 +136,7 @@ class OrderReading:
 def read_order_file(path: str | os.PathLike[str], **options: Any) -> OrderReading:
     """:func:`read_order` on a file, refused before reading a byte when it is over :data:`MAX_ORDER_SIZE`.
 
-    :raises InputError: ``order_unreadable``, ``order_too_large`` and those of :func:`read_order`.
+    :raises InputError: ``order_unreadable``, ``order_file_too_large`` and those of :func:`read_order`.
     """
     try:
         size = os.stat(path).st_size
@@ -151,9 +151,10 @@ def read_order_file(path: str | os.PathLike[str], **options: Any) -> OrderReadin
 
 
 def _too_large(size: int) -> InputError:
-    return InputError(f"the file weighs {size / (1024 * 1024):.1f} MB; a purchase order is read up to "
+    size_mb = f"{size / (1024 * 1024):.1f}"
+    return InputError(f"the file weighs {size_mb} MB; a purchase order is read up to "
                       f"{MAX_ORDER_SIZE // (1024 * 1024)} MB (what Chorus Pro accepts for one file)",
-                      code="order_too_large", params={"size": size})
+                      code="order_file_too_large", params={"size": size_mb, "max": MAX_ORDER_SIZE // (1024 * 1024)})
 
 
 def _kind(data: bytes) -> str:
@@ -174,8 +175,8 @@ def read_order(data: bytes, *, recipients: Mapping[str, Any] | Iterable[Recipien
     :param own_sirets: the reader's own SIRETs (the supplier's), never taken for the buyer's.
     :param name: how the file is named in messages.
     :raises InputError: the file cannot be read as an order (one sentence with what to do): ``order_empty``,
-        ``order_too_large``, ``order_not_supported``, ``order_damaged``, ``order_encrypted``,
-        ``order_no_text`` (a scan), ``order_not_an_order`` (an invoice...), ``order_too_complex``.
+        ``order_file_too_large``, ``order_not_supported``, ``order_is_invoice``, ``order_not_an_order`` and
+        those of :func:`.order_text.pdf_text` and :func:`.order_xml.parse_xml`.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)) or not data:
         raise InputError("the file is empty", code="order_empty")
@@ -212,9 +213,8 @@ def _embedded_order(file_name: str, content: bytes, known, own):
         root = parse_xml(content, file_name)
     except InputError as err:
         if err.code == "order_not_an_order" and "invoice" in str(err.params.get("what", "")):
-            raise InputError(f"this PDF is an invoice (it carries {file_name}), not a purchase order: read-order "
-                             "takes the order the buyer sent you", code="order_not_an_order",
-                             params={"what": err.params.get("what")}) from None
+            raise InputError(f"this PDF is an invoice (it carries {file_name}), not a purchase order: read the "
+                             "order the buyer sent you", code="order_is_invoice", params={"file": file_name}) from None
         return None
     if not is_order_xml(root):  # pragma: no cover - parse_xml refuses other roots
         return None
