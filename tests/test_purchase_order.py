@@ -187,3 +187,24 @@ def test_a_file_over_10_mb_is_refused_before_reading(tmp_path):
     with pytest.raises(InputError) as caught:
         read_order_file(path)
     assert caught.value.code == "order_file_too_large"
+
+
+def test_every_code_of_the_reader_has_a_translated_text():
+    """The Odoo wizard shows each refusal, reason and missing value in the user's language: one text per code."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "odoo_chorus_rouen"
+    messages = (root / "wizard" / "chorus_pro_order_read_messages.py").read_text(encoding="utf-8")
+    tables = {}
+    for name in ("REFUSALS", "REASONS", "MISSING"):
+        block = messages.split(f"{name} = {{", 1)[1].split("\n}\n", 1)[0]
+        tables[name] = set(re.findall(r'^    "([a-z_]+)": _lt\(', block, re.MULTILINE))
+    core = "".join((root / "core" / f"{module}.py").read_text(encoding="utf-8")
+                   for module in ("purchase_order", "order_text", "order_xml", "order_fields", "order_ranking"))
+    refusals = set(re.findall(r'(?:code=|_refuse\()"(order_[a-z_]+)"', core))
+    assert refusals and refusals == tables["REFUSALS"]
+    assert set(REASONS) == tables["REASONS"]
+    why_codes = set(re.findall(r'why_code(?:=|, [a-z_.]+ = )"([a-z_]+)"', core))
+    chosen = {"only_value", "ranked_first", "by_siret", "totals"}
+    assert why_codes - chosen == tables["MISSING"]
