@@ -67,9 +67,8 @@ def _where(evidence) -> str:
 
 
 def _display(field: str, result) -> str:
-    if field == "totals":
-        currency = f" {result.value['currency']}" if "currency" in result.value else ""
-        return result.chosen.display.replace(" excl.", f"{currency} excl.").replace(" incl.", f"{currency} incl.")
+    if field == "totals" and "currency" in result.value:
+        return f"{result.chosen.display} ({result.value['currency']})"
     return result.chosen.display
 
 

@@ -34,14 +34,15 @@ __all__ = [
 MIB = 1024 * 1024
 #: Pages read at most: an order of more pages is refused (the footer repeats; 100 is plenty).
 MAX_PAGES = 100
+KIB = 1024
 #: Decoded drawing instructions of one page (content, forms, ToUnicode maps). A printed order's page needs
-#: 10 to 100 KB; pypdf extracts text at about 0.3 MB of instructions a second (bench/bench_read_order.py),
-#: so these caps keep the worst file to a few seconds.
-MAX_PAGE_CONTENT = 1 * MIB
+#: 5 to 100 KB; pypdf extracts text from dense instructions at about 0.13 MB a second
+#: (bench/bench_read_order.py), so the worst page takes a few seconds and the worst file about 15.
+MAX_PAGE_CONTENT = 512 * KIB
 #: The same for the whole document.
-MAX_TOTAL_CONTENT = 4 * MIB
+MAX_TOTAL_CONTENT = 2 * MIB
 #: Characters of text in all.
-MAX_TEXT_CHARS = 1_000_000
+MAX_TEXT_CHARS = 500_000
 #: A longer line is cut in pieces of this size (each its own line).
 MAX_LINE_CHARS = 2_000
 #: Lines at the top (letterhead) and the bottom (footer) of a page.
@@ -124,8 +125,8 @@ def _check_content(page, number: int, budget: int) -> int:
                               "page content: it is not a purchase order this reader takes",
                               max=MAX_TOTAL_CONTENT // MIB) from None
             raise _refuse("order_page_too_heavy", f"page {number} of this PDF holds more than "
-                          f"{MAX_PAGE_CONTENT // MIB} MB of drawing instructions: it is not a purchase order this "
-                          "reader takes", page=number, max=MAX_PAGE_CONTENT // MIB) from None
+                          f"{MAX_PAGE_CONTENT // KIB} KB of drawing instructions: it is not a purchase order this "
+                          "reader takes", page=number, max=MAX_PAGE_CONTENT // KIB) from None
     return counted
 
 

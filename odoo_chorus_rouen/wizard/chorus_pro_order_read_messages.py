@@ -30,7 +30,7 @@ REFUSALS = {
         "This PDF has %(pages)s pages; a purchase order is read up to %(max)s: give the pages of the order only."
     ),
     "order_page_too_heavy": _lt(
-        "Page %(page)s of this PDF holds more than %(max)s MB of drawing instructions: it is not a purchase order "
+        "Page %(page)s of this PDF holds more than %(max)s KB of drawing instructions: it is not a purchase order "
         "this reader takes."
     ),
     "order_content_too_heavy": _lt(
