@@ -208,3 +208,16 @@ def test_every_code_of_the_reader_has_a_translated_text():
     why_codes = set(re.findall(r'why_code(?:=|, [a-z_.]+ = )"([a-z_]+)"', core))
     chosen = {"only_value", "ranked_first", "by_siret", "totals"}
     assert why_codes - chosen == tables["MISSING"]
+
+
+def test_a_page_with_thousands_of_fonts_is_refused():
+    fonts = b" ".join(b"/F%d 4 0 R" % index for index in range(order_text.MAX_RESOURCES + 1))
+    data = raw_pdf(
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << " + fonts + b" >> >> "
+        b"/Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+        b"<< /Length 45 >>\nstream\nBT /F1 9 Tf 50 700 Td (SIRET 200023414) Tj ET\nendstream",
+    )
+    assert refused(data).code == "order_too_complex"

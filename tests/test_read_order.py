@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -389,9 +390,12 @@ def test_files_that_are_not_orders(capsys, tmp_path, content, expected):
     assert expected in refused(capsys, path)
 
 
-def test_missing_file_and_folder(capsys, tmp_path):
+def test_missing_file_folder_and_pipe(capsys, tmp_path):
     assert "no such file" in refused(capsys, tmp_path / "nothing.pdf")
     assert "is a directory" in refused(capsys, tmp_path)
+    pipe = tmp_path / "pipe.pdf"
+    os.mkfifo(pipe)
+    assert "is not a regular file" in refused(capsys, pipe)  # never read: it would block
 
 
 def test_a_file_over_10_mb_is_refused_unread(capsys, tmp_path):

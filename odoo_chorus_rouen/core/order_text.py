@@ -49,7 +49,8 @@ MAX_LINE_CHARS = 2_000
 EDGE_LINES = 6
 #: Fewer letters and digits than this in the whole text: the PDF has no text layer (a scan).
 MIN_TEXT_CHARS = 20
-#: Form XObjects and fonts visited per page at most (a looping or absurd resource tree is refused).
+#: Content parts, resource dictionaries, fonts and XObjects looked at per page at most (a page of an order
+#: uses a few dozen; a looping or absurd resource tree is refused).
 MAX_RESOURCES = 2_000
 
 
@@ -73,34 +74,48 @@ def _damaged(err: Exception) -> InputError:
 
 
 def _streams_of(page) -> list[tuple[str, object]]:
-    """The streams pypdf decodes to extract a page's text, each once: content, forms (nested), ToUnicode maps."""
+    """The streams pypdf decodes to extract a page's text, each once: content, forms (nested), ToUnicode maps.
+
+    At most :data:`MAX_RESOURCES` entries (content parts, resource dictionaries, fonts, XObjects) are
+    looked at: a page drawing more is refused, not walked for minutes.
+    """
     found: list[tuple[str, object]] = []
     seen: set[int] = set()
+    visited = 0
+
+    def count(entries: int = 1) -> None:
+        nonlocal visited
+        visited += entries
+        if visited > MAX_RESOURCES:
+            raise _refuse("order_too_complex", "this PDF's pages nest too many drawings to be a purchase order: "
+                          "not read", reason="resources")
+
     contents = page.get("/Contents")
     if contents is not None:
         contents = contents.get_object()
         parts = contents if isinstance(contents, list) else [contents]
+        count(len(parts))
         found += [("content", part.get_object()) for part in parts]
     todo = [page.get("/Resources")]
-    visited = 0
     while todo:
         resources = todo.pop()
         resources = resources.get_object() if resources is not None else None
         if not hasattr(resources, "get"):
             continue
-        visited += 1
-        if visited > MAX_RESOURCES:
-            raise _refuse("order_too_complex", "this PDF's pages nest too many drawings to be a purchase order: "
-                          "not read", reason="resources")
+        count()
         fonts = resources.get("/Font")
-        for font in (fonts.get_object().values() if hasattr(fonts, "get_object") else []):
+        fonts = fonts.get_object() if fonts is not None else None
+        xobjects = resources.get("/XObject")
+        xobjects = xobjects.get_object() if xobjects is not None else None
+        count(len(fonts) if hasattr(fonts, "values") else 0)
+        count(len(xobjects) if hasattr(xobjects, "values") else 0)
+        for font in (fonts.values() if hasattr(fonts, "values") else []):
             font = font.get_object()
             unicode_map = font.get("/ToUnicode") if hasattr(font, "get") else None
             if unicode_map is not None and id(unicode_map.get_object()) not in seen:
                 seen.add(id(unicode_map.get_object()))
                 found.append(("font map", unicode_map.get_object()))
-        xobjects = resources.get("/XObject")
-        for xobject in (xobjects.get_object().values() if hasattr(xobjects, "get_object") else []):
+        for xobject in (xobjects.values() if hasattr(xobjects, "values") else []):
             xobject = xobject.get_object()
             if not hasattr(xobject, "get") or xobject.get("/Subtype") != "/Form" or id(xobject) in seen:
                 continue

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -139,9 +140,11 @@ def read_order_file(path: str | os.PathLike[str], **options: Any) -> OrderReadin
     :raises InputError: ``order_unreadable``, ``order_file_too_large`` and those of :func:`read_order`.
     """
     try:
-        size = os.stat(path).st_size
-        if size > MAX_ORDER_SIZE:
-            raise _too_large(size)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a folder, a pipe or a device: never read (a pipe would block)
+            raise InputError("is not a regular file", code="order_unreadable", params={"reason": "not a file"})
+        if info.st_size > MAX_ORDER_SIZE:
+            raise _too_large(info.st_size)
         with open(path, "rb") as handle:
             data = handle.read(MAX_ORDER_SIZE + 1)
     except OSError as err:
