@@ -111,6 +111,13 @@ def build_pdf(pages: list[Page], identifier: str, title: str = "", author: str =
                        % (*A4, resources, len(objects)))
         kids.append(len(objects))
     objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % kid for kid in kids), len(kids))
+    file_id = hashlib.md5(identifier.encode()).hexdigest().encode()  # noqa: S324 - an identifier, not security
+    return write_pdf(objects, b"/Info 5 0 R /ID [<%s> <%s>]" % (file_id, file_id))
+
+
+def write_pdf(objects: list[bytes], trailer: bytes = b"") -> bytes:
+    """A PDF file of these object bodies (numbered from 1; object 1 is the catalog) with its cross-reference
+    table; ``trailer`` adds entries to the trailer. Also used by the tests to write hostile files."""
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -118,11 +125,9 @@ def build_pdf(pages: list[Page], identifier: str, title: str = "", author: str =
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    file_id = hashlib.md5(identifier.encode()).hexdigest().encode()  # noqa: S324 - an identifier, not security
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R /ID [<%s> <%s>] >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, file_id, file_id, xref)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, trailer + b" " if trailer else b"", xref)
     return bytes(out)
 
 

@@ -25,23 +25,9 @@ def refused(data: bytes) -> InputError:
     return caught.value
 
 
-def raw_pdf(*objects: bytes) -> bytes:
-    """A PDF of the given objects (object 1 is the catalog), with a correct cross-reference table."""
-    out = bytearray(b"%PDF-1.7\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
-def one_page(content: bytes, extra: bytes = b"", *more: bytes) -> bytes:
+def one_page(make_orders, content: bytes, extra: bytes = b"", *more: bytes) -> bytes:
     stream = zlib.compress(content)
-    return raw_pdf(
+    return make_orders.write_pdf([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> %s >> "
@@ -49,7 +35,7 @@ def one_page(content: bytes, extra: bytes = b"", *more: bytes) -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
         *more,
-    )
+    ])
 
 
 def test_every_sample_gives_plain_json(orders_dir):
@@ -125,22 +111,22 @@ def test_reason_codes_are_known():
 # --------------------------------------------------------------------------------------------
 
 
-def test_a_decompression_bomb_in_the_page_content_is_refused():
+def test_a_decompression_bomb_in_the_page_content_is_refused(make_orders):
     bomb = b"BT /F1 9 Tf 50 700 Td (SIRET 200 023 414 00069) Tj ET\n" + b" " * (64 * 1024 * 1024)
-    err = refused(one_page(bomb))
+    err = refused(one_page(make_orders, bomb))
     assert err.code == "order_page_too_heavy" and "page 1" in err.message and "512 KB" in err.message
 
 
-def test_a_form_drawing_itself_is_read_once():
+def test_a_form_drawing_itself_is_read_once(make_orders):
     form = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources << /XObject << /X1 6 0 R >> "
             b"/Font << /F1 4 0 R >> >> /Length 30 >>\nstream\nBT /F1 9 Tf (loop) Tj ET /X1 Do\nendstream")
-    data = one_page(b"BT /F1 9 Tf 50 700 Td (Budget de l'Eau, SIRET 200 023 414 00069) Tj ET /X1 Do",
+    data = one_page(make_orders, b"BT /F1 9 Tf 50 700 Td (Budget de l'Eau, SIRET 200 023 414 00069) Tj ET /X1 Do",
                     b"/XObject << /X1 6 0 R >>", form)
     assert read_order(data).value("siret") == "20002341400069"
 
 
-def test_a_looping_page_tree_is_damaged():
-    data = raw_pdf(b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>")
+def test_a_looping_page_tree_is_damaged(make_orders):
+    data = make_orders.write_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"])
     assert refused(data).code == "order_damaged"
 
 
@@ -210,14 +196,14 @@ def test_every_code_of_the_reader_has_a_translated_text():
     assert why_codes - chosen == tables["MISSING"]
 
 
-def test_a_page_with_thousands_of_fonts_is_refused():
+def test_a_page_with_thousands_of_fonts_is_refused(make_orders):
     fonts = b" ".join(b"/F%d 4 0 R" % index for index in range(order_text.MAX_RESOURCES + 1))
-    data = raw_pdf(
+    data = make_orders.write_pdf([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << " + fonts + b" >> >> "
         b"/Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         b"<< /Length 45 >>\nstream\nBT /F1 9 Tf 50 700 Td (SIRET 200023414) Tj ET\nendstream",
-    )
+    ])
     assert refused(data).code == "order_too_complex"
