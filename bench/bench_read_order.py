@@ -8,8 +8,7 @@ Usage (from the repository root)::
 Each case runs in a fresh child process; "+RSS" is its peak resident memory beyond what it held once
 the toolkit was imported (the reading's own cost, an upper bound). The median time of
 ``--runs`` reads of each sample of ``data/orders/``, then the worst files the bounds let through
-(a page just under the 512 KB cap of drawing instructions, four such pages: the document's 2 MB
-cap) and
+(a page just under the cap of drawing instructions, four such pages: the document's cap) and
 hostile files that are refused (a page content bomb inflating to 200 MB, a 101-page PDF).
 """
 
@@ -87,11 +86,13 @@ def cases(tmp: Path) -> list[tuple[str, Path, int]]:
     make_orders = importlib.util.module_from_spec(spec)
     sys.modules["make_orders"] = make_orders
     spec.loader.exec_module(make_orders)
+    from odoo_chorus_rouen.core.order_text import MAX_PAGE_CONTENT as page
+
     found = [(path.name, path, 0) for path in sorted((ROOT / "data" / "orders").iterdir())
              if path.suffix in (".pdf", ".xml")]
     worst = {
-        "worst page: 512 KB of text instructions": _pdf(make_orders, [_text_content(512 * 1024 - 64)]),
-        "worst file: 4 pages of 512 KB": _pdf(make_orders, [_text_content(512 * 1024 - 64)] * 4),
+        f"worst page: {page // 1024} KB of text instructions": _pdf(make_orders, [_text_content(page - 64)]),
+        f"worst file: 4 pages of {page // 1024} KB": _pdf(make_orders, [_text_content(page - 64)] * 4),
         "bomb: page content inflating to 200 MB": _pdf(make_orders, [b" " * (200 * 1024 * 1024)]),
         "101 pages": make_orders.build_pdf([make_orders.Page().text(50, 700, "x") for _ in range(101)], "many"),
     }

@@ -36,13 +36,13 @@ MIB = 1024 * 1024
 MAX_PAGES = 100
 KIB = 1024
 #: Decoded drawing instructions of one page (content, forms, ToUnicode maps). A printed order's page needs
-#: 5 to 100 KB; pypdf extracts text from dense instructions at about 0.13 MB a second
-#: (bench/bench_read_order.py), so the worst page takes a few seconds and the worst file about 15.
-MAX_PAGE_CONTENT = 512 * KIB
+#: 5 to 100 KB; pypdf extracts text from dense instructions at about 0.1 to 0.2 MB a second
+#: (bench/bench_read_order.py), so the worst page takes a few seconds and the worst file about ten.
+MAX_PAGE_CONTENT = 256 * KIB
 #: The same for the whole document.
-MAX_TOTAL_CONTENT = 2 * MIB
-#: Characters of text in all.
-MAX_TEXT_CHARS = 500_000
+MAX_TOTAL_CONTENT = 1 * MIB
+#: Characters of text in all (a hundred pages of 3,000 characters).
+MAX_TEXT_CHARS = 300_000
 #: A longer line is cut in pieces of this size (each its own line).
 MAX_LINE_CHARS = 2_000
 #: Lines at the top (letterhead) and the bottom (footer) of a page.
