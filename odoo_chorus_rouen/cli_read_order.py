@@ -60,7 +60,8 @@ def _quote(text: str, limit: int = 110) -> str:
 def _where(evidence) -> str:
     where = f"{evidence.where()}: {_quote(evidence.text)}"
     if evidence.also:
-        places = ", ".join(place.where() for place in evidence.also[:4])
+        places = ", ".join(f"line {place.line}" if place.source == evidence.source != "pdf" else place.where()
+                           for place in evidence.also[:4])
         more = f" and {len(evidence.also) - 4} more" if len(evidence.also) > 4 else ""
         where += f" (also {places}{more})"
     return where

@@ -170,13 +170,13 @@ def _kind(data: bytes) -> str:
 
 
 def read_order(data: bytes, *, recipients: Mapping[str, Any] | Iterable[Recipient] | None = None,
-               own_sirets: Iterable[str] = (), name: str = "the order") -> OrderReading:
+               own_sirets: Iterable[str] = (), name: str = "order.xml") -> OrderReading:
     """Read a purchase order (PDF text layer, Order-X or UBL Order XML, or a PDF carrying an Order-X).
 
     :param recipients: the known Chorus Pro recipients (SIRET -> name, or :class:`Recipient` items with
         their service codes); by default the eight budgets of the Métropole.
     :param own_sirets: the reader's own SIRETs (the supplier's), never taken for the buyer's.
-    :param name: how the file is named in messages.
+    :param name: the file's name, in messages and in the evidence of an XML order ("order.xml line 12").
     :raises InputError: the file cannot be read as an order (one sentence with what to do): ``order_empty``,
         ``order_file_too_large``, ``order_not_supported``, ``order_is_invoice``, ``order_not_an_order`` and
         those of :func:`.order_text.pdf_text` and :func:`.order_xml.parse_xml`.
@@ -201,8 +201,8 @@ def read_order(data: bytes, *, recipients: Mapping[str, Any] | Iterable[Recipien
                 break
     elif kind == "xml":
         root = parse_xml(data, name)
-        candidates, notes, source = xml_candidates(root, "XML", known, own)
-        candidates += _as_xml(_text_candidates(notes, known, own), "XML")
+        candidates, notes, source = xml_candidates(root, name, known, own)  # evidence: "FILE line N"
+        candidates += _as_xml(_text_candidates(notes, known, own), name)
         lines, pages = notes, None
     else:
         raise InputError("this file is neither a PDF nor an XML order: give the purchase order as the buyer sent "
