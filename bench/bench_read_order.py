@@ -8,7 +8,8 @@ Usage (from the repository root)::
 Each case runs in a fresh child process; "+RSS" is its peak resident memory beyond what it held once
 the toolkit was imported (the reading's own cost, an upper bound). The median time of
 ``--runs`` reads of each sample of ``data/orders/``, then the worst files the bounds let through
-(a page just under the cap of drawing instructions, four such pages: the document's cap) and
+(a page of text instructions just under the page cap, four such pages, four pages of drawing
+without text: the document's cap) and
 hostile files that are refused (a page content bomb inflating to 200 MB, a 101-page PDF).
 """
 
@@ -79,6 +80,12 @@ def _text_content(size: int) -> bytes:
         index += 1
 
 
+def _drawing(size: int) -> bytes:
+    """Drawing instructions without text (lines and colours), just under ``size`` bytes once decoded."""
+    chunk = b"q 0.5 g 40 700 m 500 700 l S 1 0 0 1 0 1 cm Q\n"
+    return chunk * (size // len(chunk))
+
+
 def cases(tmp: Path) -> list[tuple[str, Path, int]]:
     import importlib.util
 
@@ -92,7 +99,8 @@ def cases(tmp: Path) -> list[tuple[str, Path, int]]:
              if path.suffix in (".pdf", ".xml")]
     worst = {
         f"worst page: {page // 1024} KB of text instructions": _pdf(make_orders, [_text_content(page - 64)]),
-        f"worst file: 4 pages of {page // 1024} KB": _pdf(make_orders, [_text_content(page - 64)] * 4),
+        f"4 pages of {page // 1024} KB of text": _pdf(make_orders, [_text_content(page - 64)] * 4),
+        f"worst file: 4 pages of {page // 1024} KB of drawing": _pdf(make_orders, [_drawing(page - 64)] * 4),
         "bomb: page content inflating to 200 MB": _pdf(make_orders, [b" " * (200 * 1024 * 1024)]),
         "101 pages": make_orders.build_pdf([make_orders.Page().text(50, 700, "x") for _ in range(101)], "many"),
     }
