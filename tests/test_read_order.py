@@ -415,3 +415,15 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "odoo_chorus_rouen.cli", "read-order", "--help"],
                                capture_output=True, text=True, timeout=120).stdout
     assert "exit status: 0" in help_text and "--json" in help_text
+
+
+def test_the_readme_shows_the_real_output():
+    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    command = "    $ chorus-rouen read-order data/orders/metropole_eau_order.pdf\n"
+    shown = readme.split(command, 1)[1].split("\n\n", 1)[0]
+    result = subprocess.run([sys.executable, "-m", "odoo_chorus_rouen.cli", "read-order",
+                             "data/orders/metropole_eau_order.pdf"], capture_output=True, text=True, timeout=120,
+                            cwd=ROOT)
+    assert result.returncode == 0
+    assert shown.splitlines() == ["    " + line for line in result.stdout.rstrip("\n").splitlines()], (
+        "README.rst shows another output than the command's: paste the command's output again")
