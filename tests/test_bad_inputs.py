@@ -208,7 +208,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         ("send --journal another program's SQLite file", ["send", "--journal", str(foreign), invoice], 2,
          "is not an outbox journal"),
         ("send --journal an impossible path", ["send", "--journal", str(not_a_db / "sub" / "j.sqlite3"), invoice],
-         2, "its folder cannot be created"),
+         2, "does not exist"),
         ("track --timeout -1", ["track", "CPP1", "--timeout", "-1"], 2, "more than 0 and at most 3600 seconds"),
         ("track --timeout 0", ["track", "CPP1", "--timeout", "0"], 2, "more than 0 and at most 3600 seconds"),
         ("track --timeout inf", ["track", "CPP1", "--timeout", "inf"], 2, "more than 0 and at most 3600 seconds"),

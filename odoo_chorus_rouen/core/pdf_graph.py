@@ -20,11 +20,18 @@ Every walk of a PDF in ``core/`` (and, through it, in the sandbox and the addon)
 A refusal is an :class:`~.errors.InputError` (:class:`PdfStructureError`, :class:`TooLarge`) whose
 message is one sentence. pypdf (>= 6.0) reads the objects; this module never imports it.
 
->>> graph = PdfGraph(max_objects=3)
->>> tree = {"/Kids": ["a", "b"]}
->>> [node for node, _ in graph.walk(tree, lambda node, _: [(kid, None) for kid in node.get("/Kids", [])],
-...                                  "name tree")]
-[{'/Kids': ['a', 'b']}, 'a', 'b']
+>>> class Ref:  # what pypdf's IndirectObject offers
+...     def __init__(self, number, target):
+...         self.idnum, self.generation, self.target = number, 0, target
+...     def get_object(self):
+...         return self.target
+>>> node = {}
+>>> node["/Kids"] = [Ref(6, node)] * 3  # a name tree node that lists itself three times
+>>> kids = lambda obj, _: [(kid, None) for kid in obj.get("/Kids", [])]
+>>> list(PdfGraph().walk(Ref(6, node), kids, "list of embedded files"))  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+odoo_chorus_rouen.core.pdf_graph.PdfStructureError: The PDF's list of embedded files refers back to itself (object 6)...
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 
 from lxml import etree
@@ -92,22 +93,26 @@ def load_file(path: str | os.PathLike[str], max_size: int = DEFAULT_MAX_SIZE) ->
     :raises InputError: ``file_too_large``, ``file_unreadable``.
     """
     try:
-        size = os.stat(path).st_size
-        if size > max_size:
-            raise _too_large(size, max_size)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would wait for a writer, /dev/zero never ends
+            raise InputError(f"{os.fspath(path)!r} is not a regular file (a folder, pipe, device or socket): give "
+                             "an invoice file.", code="file_unreadable", params={"reason": "not a regular file"})
+        if info.st_size > max_size:
+            raise _too_large(info.st_size, max_size)
         with open(path, "rb") as handle:
             data = handle.read(max_size + 1)
     except OSError as err:
         raise InputError(f"Cannot read {os.fspath(path)!r}: {err.strerror or err}", code="file_unreadable",
                          params={"reason": str(err)}) from err
-    if len(data) > max_size:  # grew while reading
-        raise _too_large(len(data), max_size)
+    if len(data) > max_size:  # grew while reading: its size is a lower bound
+        raise _too_large(len(data), max_size, at_least=True)
     return data
 
 
-def _too_large(size: int, max_size: int) -> InputError:
+def _too_large(size: int, max_size: int, at_least: bool = False) -> InputError:
+    weight = f"more than {_human_size(max_size)}" if at_least else _human_size(size)
     return InputError(
-        f"The file is {_human_size(size)}; at most {_human_size(max_size)} is accepted per invoice (Chorus Pro: "
+        f"The file is {weight}; at most {_human_size(max_size)} is accepted per invoice (Chorus Pro: "
         "10 MB per deposited file). "
         "Reduce the PDF (images, attachments) or send the attachments separately.",
         code="file_too_large", params={"size": size, "max_size": max_size},

@@ -110,10 +110,10 @@ def check_id(text: str, what: str = "id") -> int:
 
     >>> check_id("3200001")
     3200001
-    >>> check_id("99999999999999999999999", "invoice id")
+    >>> check_id("99999999999", "invoice id")
     Traceback (most recent call last):
     ...
-    odoo_chorus_rouen.sandbox.json_body.JsonBodyError: invoice id 99999999999999999999999 is out of range (at most 2147483647)
+    odoo_chorus_rouen.sandbox.json_body.JsonBodyError: invoice id 99999999999 is out of range (at most 2147483647)
     """
     if not text.isdigit() or len(text) > 10 or int(text) > MAX_ID:
         raise JsonBodyError(f"{what} {text[:30]} is out of range (at most {MAX_ID})")
