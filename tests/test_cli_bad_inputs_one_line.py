@@ -188,7 +188,7 @@ def test_a_siret_whose_siren_key_fails_names_the_siren_key(tmp_path, capsys):
     status, out, err = run(capsys, "validate", str(path))
     assert status == 1
     line = next(line for line in out if "CHORUS-BUYER-SIRET" in line)
-    assert "has a SIREN (123456780) whose key fails: its 9th digit is the Luhn key of the first 8" in line
+    assert "has a SIREN (123456780) whose key fails: its 9th digit is the check digit (Luhn) of the first 8" in line
     assert "SIRET check digit" not in line
 
 

@@ -77,6 +77,9 @@ def embedded_files(
 ) -> tuple[dict[str, bytes], bytes | None]:
     """The embedded files of a PDF (name -> bytes, none over ``max_size``) and its XMP packet (or None).
 
+    Only the invoice XML (:data:`INVOICE_XML_NAMES`) is kept; the attachments are unpacked to be
+    counted against the caps, and listed with empty contents.
+
     :raises TooLarge: an embedded file unpacks to more than ``max_size``, or all of them to more than
         the file's total.
     :raises PdfStructureError: the name tree loops or has absurdly many objects.
@@ -97,10 +100,14 @@ def embedded_files(
         stream = streams.get("/UF") or streams.get("/F")
         if stream is None:
             continue
-        kind = "invoice XML" if name.lower() in INVOICE_XML_NAMES else "attachment"
-        content = graph.stream_data(graph.resolve(stream, EMBEDDED_FILES)[0], name, max_size, kind)
-        if content:
-            found[name] = content
+        stream, _key = graph.resolve(stream, EMBEDDED_FILES)
+        if name.lower() in INVOICE_XML_NAMES:
+            content = graph.stream_data(stream, name, max_size, "invoice XML")
+            if content:
+                found[name] = content
+        else:  # an attachment: unpacked only to be counted (its size against the caps), never kept
+            graph.stream_size(stream, name, max_size, "attachment")
+            found[name] = b""
     try:
         metadata = reader.trailer["/Root"].get("/Metadata")
         xmp = graph.stream_data(metadata.get_object(), "XMP metadata", max_size) if metadata is not None else None

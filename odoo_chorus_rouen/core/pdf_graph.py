@@ -15,7 +15,7 @@ Every walk of a PDF in ``core/`` (and, through it, in the sandbox and the addon)
   (:data:`MAX_PDF_OBJECTS`): an absurd structure is refused, never walked for minutes;
 * :meth:`PdfGraph.stream_data` unpacks a stream chunk by chunk under a per-file cap and one
   **total** for the whole file (:data:`.limits.MAX_INFLATED_SIZE`): 250 attachments of 10 MB each
-  never reach memory.
+  never reach memory; :meth:`PdfGraph.stream_size` counts a stream the same way without keeping it.
 
 A refusal is an :class:`~.errors.InputError` (:class:`PdfStructureError`, :class:`TooLarge`) whose
 message is one sentence. pypdf (>= 6.0) reads the objects; this module never imports it.
@@ -206,20 +206,32 @@ class PdfGraph:
         :param kind: what the stream is, for the refusal (see :class:`TooLarge`).
         :raises TooLarge: over ``max_size`` (``whole=False``) or over the file's total (``whole=True``).
         """
+        return self._read(stream, name, max_size, kind, keep=True)[0]
+
+    def stream_size(self, stream: Any, name: str, max_size: int = MAX_DEPOSIT_SIZE, kind: str = "stream") -> int:
+        """The decoded size of a stream, unpacked and counted like :meth:`stream_data` but not kept.
+
+        Memory stays at one chunk (1 MB) whatever the stream unpacks to.
+        """
+        return self._read(stream, name, max_size, kind, keep=False)[1]
+
+    def _read(self, stream: Any, name: str, max_size: int, kind: str, keep: bool) -> tuple[bytes, int]:
         raw = bytes(getattr(stream, "_data", b"") or b"")
         filters = _filters(stream, self)
         if not filters:
             data = raw[:max_size + 1]
+            size = len(data)
         elif filters in (["/FlateDecode"], ["/Fl"]) and not stream.get("/DecodeParms"):
-            data = _inflate(raw, max_size)
+            data, size = _inflate(raw, max_size, keep)
         else:
             data = stream.get_data()
-        if len(data) > max_size:
-            raise TooLarge(name, len(data), max_size, kind=kind)
-        if self.inflated + len(data) > self.max_inflated:
-            raise TooLarge(name, self.inflated + len(data), self.max_inflated, kind=kind, whole=True)
-        self.inflated += len(data)
-        return data
+            size = len(data)
+        if size > max_size:
+            raise TooLarge(name, size, max_size, kind=kind)
+        if self.inflated + size > self.max_inflated:
+            raise TooLarge(name, self.inflated + size, self.max_inflated, kind=kind, whole=True)
+        self.inflated += size
+        return (data if keep else b""), size
 
 
 def _filters(stream: Any, graph: PdfGraph) -> list[str]:
@@ -232,14 +244,18 @@ def _filters(stream: Any, graph: PdfGraph) -> list[str]:
     return [str(value)]
 
 
-def _inflate(raw: bytes, cap: int) -> bytes:
-    """zlib-decompress ``raw`` to at most ``cap + 1`` bytes (one more than the cap tells that it is over)."""
+def _inflate(raw: bytes, cap: int, keep: bool = True) -> tuple[bytes, int]:
+    """zlib-decompress ``raw`` up to ``cap + 1`` bytes (one more tells that it is over): ``(bytes kept, size)``."""
     decompressor = zlib.decompressobj()
     out = bytearray()
+    size = 0
     pending = raw
-    while pending and len(out) <= cap:
-        out += decompressor.decompress(pending, max(1, min(_CHUNK, cap + 1 - len(out))))
+    while pending and size <= cap:
+        chunk = decompressor.decompress(pending, max(1, min(_CHUNK, cap + 1 - size)))
+        size += len(chunk)
+        if keep:
+            out += chunk
         pending = decompressor.unconsumed_tail
         if decompressor.eof:
             break
-    return bytes(out)
+    return bytes(out), size

@@ -128,7 +128,8 @@ def _ref_key(value):
     return ("obj", id(value))
 
 
-def _embedded(reader, graph: PdfGraph, unpack: bool = True) -> list[EmbeddedFile]:
+def _embedded(reader, graph: PdfGraph, unpack: bool = True, keep=lambda name: True) -> list[EmbeddedFile]:
+    """The embedded files; with ``unpack``, each is unpacked (sizes exact) and kept when ``keep(name)``."""
     root = reader.trailer["/Root"].get_object()
     names = root.get("/Names")
     tree = names.get_object().get("/EmbeddedFiles") if names is not None else None
@@ -144,11 +145,16 @@ def _embedded(reader, graph: PdfGraph, unpack: bool = True) -> list[EmbeddedFile
         stream = graph.resolve(stream, EMBEDDED_FILES)[0] if stream is not None else None
         name = str(spec.get("/UF") or spec.get("/F") or key_name)
         kind = "invoice XML" if name == FACTURX_FILENAME else "attachment"
-        data = graph.stream_data(stream, name, MAX_DEPOSIT_SIZE, kind) if stream is not None and unpack else b""
+        data, size = b"", 0
+        if stream is not None and unpack and keep(name):
+            data = graph.stream_data(stream, name, MAX_DEPOSIT_SIZE, kind)
+            size = len(data)
+        elif stream is not None and unpack:
+            size = graph.stream_size(stream, name, MAX_DEPOSIT_SIZE, kind)
         files.append(
             EmbeddedFile(
                 name=name,
-                size=len(data),
+                size=size,
                 mime_type=_name(stream.get("/Subtype")) if stream is not None else "",
                 relationship=_name(spec.get("/AFRelationship")),
                 description=str(spec.get("/Desc") or ""),
@@ -159,10 +165,11 @@ def _embedded(reader, graph: PdfGraph, unpack: bool = True) -> list[EmbeddedFile
     return files
 
 
-def embedded_files(data: bytes, *, unpack: bool = True) -> list[EmbeddedFile]:
+def embedded_files(data: bytes, *, unpack: bool = True, keep_data: bool = True) -> list[EmbeddedFile]:
     """The files embedded in the PDF ``data``, in the order of its name tree.
 
     :param unpack: read their contents (else ``size`` is 0 and ``data`` empty: names and attributes only).
+    :param keep_data: keep the contents in ``data`` (else only their exact ``size``: memory stays small).
     :raises ValueError: ``data`` is not a readable PDF, or it is encrypted; an
         :class:`~.errors.InputError` when its objects loop or are absurdly many, or its embedded
         files unpack to more than the file's total (each at most 10 MB).
@@ -171,7 +178,7 @@ def embedded_files(data: bytes, *, unpack: bool = True) -> list[EmbeddedFile]:
         reader = read_pdf(data)
         if reader.is_encrypted:
             raise ValueError("the PDF is encrypted")
-        return _embedded(reader, PdfGraph(), unpack)
+        return _embedded(reader, PdfGraph(), unpack, keep=lambda name: keep_data)
     except ValueError:
         raise
     except Exception as err:  # noqa: BLE001 - pypdf raises many types on broken files
@@ -446,7 +453,7 @@ def check_pdfa3(data: bytes) -> list[PdfaProblem]:
         if reader.is_encrypted:
             return [PdfaProblem("encrypted", "The PDF is encrypted; PDF/A forbids encryption.")]
         root = reader.trailer["/Root"].get_object()
-        files = _embedded(reader, graph)
+        files = _embedded(reader, graph, keep=lambda name: name == FACTURX_FILENAME)  # the XML's level is read
         problems = _check_header(data)
         if not reader.trailer.get("/ID"):
             problems.append(PdfaProblem("file_id", "The trailer has no file identifier (/ID)."))

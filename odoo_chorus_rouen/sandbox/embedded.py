@@ -35,7 +35,7 @@ _LABELS = {
 }
 
 
-def _embedded(data: bytes):
+def _embedded(data: bytes, keep_data: bool = True):
     """Every file embedded in ``data`` (``[]`` when it is not a readable PDF).
 
     :raises TooLarge: a document unpacks to more than 10 MB, or all of them together.
@@ -43,7 +43,7 @@ def _embedded(data: bytes):
     if not data.startswith(b"%PDF"):
         return []
     try:
-        return embedded_files(data)
+        return embedded_files(data, keep_data=keep_data)
     except TooLarge:
         raise
     except ValueError:  # not a readable PDF, a looping or absurd structure: the validator says why
@@ -51,8 +51,8 @@ def _embedded(data: bytes):
 
 
 def _supporting(data: bytes):
-    """The embedded files other than the invoice XML."""
-    return [file for file in _embedded(data) if file.name != FACTURX_FILENAME]
+    """The embedded files other than the invoice XML, with their sizes (their contents are not kept)."""
+    return [file for file in _embedded(data, keep_data=False) if file.name != FACTURX_FILENAME]
 
 
 def problems(data: bytes) -> list[tuple[str, str]]:
