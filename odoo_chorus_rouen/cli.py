@@ -428,8 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--journal",
         metavar="FILE",
-        help="the send journal, read (never written) to tell whether a flow refused as a duplicate carried the "
-        "invoice Chorus Pro holds (default: the one of send)",
+        help="the send journal, read to tell whether a flow refused as a duplicate carried the invoice Chorus Pro "
+        "holds (default: the one of send; not created when missing)",
     )
     from .track_late_payment import add_options
 

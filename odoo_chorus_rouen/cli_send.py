@@ -176,8 +176,11 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
                         "to retry it now")
         for item in due:
             numbers[item.number] = f"(pending) {item.filename}"
+    # Deposited by an earlier run and not integrated then: one look at each flow (a duplicate refusal
+    # there confirms a deposit left without answer). What this run deposits is not looked at again.
+    earlier = [number for number in numbers if outbox.get(number).state == "sent"]
     outbox.send_due(numbers=list(numbers))
-    outbox.follow(numbers)  # one look at each flow not integrated yet (a duplicate refusal confirms a deposit)
+    outbox.follow(earlier)
     auth_refused = False
     for number, path in numbers.items():
         item = outbox.get(number)

@@ -42,16 +42,15 @@ def read_pdf(data: bytes) -> Any:
     return PdfReader(io.BytesIO(bytes(data)), strict=False)
 
 
-def _name_tree_kids(node: Any, _context: Any) -> list[tuple[Any, Any]]:
-    kids = node.get("/Kids") if hasattr(node, "get") else None
-    return [(kid, None) for kid in (kids.get_object() if kids is not None else [])]
-
-
 def name_tree_pairs(graph: PdfGraph, tree: Any, what: str = EMBEDDED_FILES) -> Iterator[tuple[str, Any]]:
     """``(name, value)`` pairs of a PDF name tree, ``/Kids`` included, each node once (a loop is refused)."""
     if tree is None:
         return
-    for node, _context in graph.walk(tree, _name_tree_kids, what):
+
+    def kids(node: Any, _context: Any) -> list[tuple[Any, Any]]:
+        return [(kid, None) for kid in graph.array(node.get("/Kids"), what)] if hasattr(node, "get") else []
+
+    for node, _context in graph.walk(tree, kids, what):
         if not hasattr(node, "get"):
             continue
         pairs = graph.array(node.get("/Names"), what)
