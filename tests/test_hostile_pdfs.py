@@ -31,12 +31,8 @@ import pytest
 import requests
 
 from odoo_chorus_rouen.sandbox import DEFAULT_CREDENTIALS
-from odoo_chorus_rouen.sandbox.hostile_files import (
-    looping_name_tree_pdf,
-    looping_pages_pdf,
-    many_attachments_pdf,
-    pdf_file,
-)
+from odoo_chorus_rouen.sandbox.hostile_files import looping_name_tree_pdf, looping_pages_pdf, many_attachments_pdf
+from odoo_chorus_rouen.sandbox.pdf import pdf_file
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A process that walks a looping tree or keeps 250 x 10 MB grows far past this; a bounded one stays far below.

@@ -18,9 +18,10 @@ from __future__ import annotations
 import zlib
 
 from ..core.limits import MAX_DEPOSIT_SIZE
+from .pdf import pdf_file
 from .sample_invoices import make_cii
 
-__all__ = ["looping_name_tree_pdf", "looping_pages_pdf", "many_attachments_pdf", "pdf_file"]
+__all__ = ["looping_name_tree_pdf", "looping_pages_pdf", "many_attachments_pdf"]
 
 _XMP = (
     b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
@@ -30,21 +31,6 @@ _XMP = (
     b'fx:DocumentType="INVOICE" fx:DocumentFileName="factur-x.xml" fx:Version="1.0" '
     b'fx:ConformanceLevel="EN 16931"/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
 )
-
-
-def pdf_file(objects: list[bytes]) -> bytes:
-    """A PDF 1.7 of these object bodies (object 1 is the catalog), with its cross-reference table."""
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R /ID [<00> <00>] >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1, xref)
-    return bytes(out)
 
 
 def _stream(dictionary: bytes, data: bytes) -> bytes:
@@ -74,10 +60,14 @@ def _facturx_objects(xml: bytes, names: bytes, extra_af: bytes = b"") -> list[by
     ]
 
 
+def _with_id(objects: list[bytes]) -> bytes:
+    return pdf_file(objects, trailer=b"/ID [<00> <00>]")
+
+
 def looping_name_tree_pdf(xml: bytes | None = None) -> bytes:
     """A Factur-X whose ``/EmbeddedFiles`` name tree node lists itself three times in its ``/Kids``."""
     xml = make_cii("LOOP-0001") if xml is None else xml
-    return pdf_file(_facturx_objects(xml, b"<< /Kids [6 0 R 6 0 R 6 0 R] /Names [(factur-x.xml) 4 0 R] >>"))
+    return _with_id(_facturx_objects(xml, b"<< /Kids [6 0 R 6 0 R 6 0 R] /Names [(factur-x.xml) 4 0 R] >>"))
 
 
 def many_attachments_pdf(count: int = 250, size: int = MAX_DEPOSIT_SIZE - 1024, xml: bytes | None = None) -> bytes:
@@ -101,7 +91,7 @@ def many_attachments_pdf(count: int = 250, size: int = MAX_DEPOSIT_SIZE - 1024, 
             _stream(b"<< /Type /EmbeddedFile /Subtype /text#2Fplain /Filter /FlateDecode >>", body),
         ]
     names = b"<< /Names [" + b" ".join(sorted(pairs)) + b"] >>"
-    return pdf_file(_facturx_objects(xml, names, b"".join(af)) + extra)
+    return _with_id(_facturx_objects(xml, names, b"".join(af)) + extra)
 
 
 def looping_pages_pdf(xml: bytes | None = None) -> bytes:
@@ -109,4 +99,4 @@ def looping_pages_pdf(xml: bytes | None = None) -> bytes:
     xml = make_cii("LOOP-0002") if xml is None else xml
     objects = _facturx_objects(xml, b"<< /Names [(factur-x.xml) 4 0 R] >>")
     objects[1] = b"<< /Type /Pages /Kids [3 0 R 2 0 R] /Count 2 >>"
-    return pdf_file(objects)
+    return _with_id(objects)
