@@ -9,14 +9,16 @@ bug: the details with ``-v``).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import stat
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from . import odoo_demo, odoo_ops
+from .cli_text import printable, terminal_safe
 from .core import budgets as budgets_mod
 from .core.delivery import DEFAULT_SETTLE_DELAY
 from .core.errors import ChorusError, ConfigurationError, InputError
@@ -40,11 +42,11 @@ class CliError(Exception):
 
 
 def _out(text: str = "") -> None:
-    print(text)  # noqa: T201 - the command line talks to its user
+    print(terminal_safe(text))  # noqa: T201 - the command line talks to its user
 
 
 def _err(text: str) -> None:
-    print(text, file=sys.stderr)  # noqa: T201
+    print(terminal_safe(text), file=sys.stderr)  # noqa: T201
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,19 +139,43 @@ def make_client(settings: dict):
     return ChorusClient(credentials, endpoints, timeout=settings["timeout"])
 
 
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
 def _read_file(path: str) -> bytes:
-    """The file's bytes, through validation's size-checked reader (a huge file is refused unread)."""
+    """The file's bytes, through validation's size-checked reader (a huge file is refused unread).
+
+    Only a regular file is opened: a folder, a FIFO (which would wait for a writer forever), a device
+    (``/dev/zero``...), a socket, a missing file or a symbolic link that loops is refused in one line.
+    """
     from .core.validation_input import load_file
 
-    file = Path(path)
-    if file.is_dir():
-        raise CliError(f"{path}: is a directory, not an invoice file")
-    if not file.exists():
-        raise CliError(f"{path}: no such file")
+    shown = printable(path)
     try:
-        return load_file(file)
+        info = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise CliError(f"{shown}: is a symbolic link to a file that does not exist") from None
+        raise CliError(f"{shown}: no such file") from None
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise CliError(f"{shown}: is a symbolic link that leads back to itself (a loop); give the invoice "
+                           "file itself") from None
+        raise CliError(f"{shown}: cannot be read ({err.strerror or err})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CliError(f"{shown}: is a folder, not an invoice file")
+    for test, kind in _FILE_KINDS:
+        if test(info.st_mode):
+            raise CliError(f"{shown}: is {kind}, not an invoice file; save the invoice to a file first")
+    try:
+        return load_file(path)
     except InputError as err:
-        raise CliError(f"{path}: {err.message}") from None
+        raise CliError(f"{shown}: {err.message}") from None
 
 
 def describe_error(err: Exception) -> str:
@@ -198,12 +224,12 @@ def _print_report(path: str, report) -> None:
     status = "valid" if report.ok else "INVALID"
     fmt = report.format.value if report.format else "unknown format"
     number = report.facts.number if report.facts and report.facts.number else "?"
-    _out(f"{path}: {status} ({fmt}, invoice {number})")
+    _out(f"{printable(path)}: {status} ({fmt}, invoice {printable(number)})")
     for finding in report.findings:
         if finding.severity == "info" and not report.ok:
             continue
         where = f" [{finding.bt}]" if finding.bt else ""
-        _out(f"  {finding.severity:<7} {finding.layer:<10} {finding.rule}{where}: {finding.message}")
+        _out(f"  {finding.severity:<7} {finding.layer:<10} {finding.rule}{where}: {printable(finding.message)}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -212,7 +238,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
     worst = EXIT_OK
     results = []
     for path in args.files:
-        report = validate(_read_file(path), layout=args.layout)
+        try:
+            data = _read_file(path)
+        except CliError as err:  # say it, and go on with the other files
+            _err(f"chorus-rouen validate: {err}")
+            if args.json:
+                results.append({"file": path, "valid": False, "error": str(err)})
+            worst = EXIT_ERROR
+            continue
+        report = validate(data, layout=args.layout)
         if args.json:
             results.append(
                 {
@@ -235,7 +269,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             _print_report(path, report)
         if not report.ok:
-            worst = EXIT_FAILED
+            worst = max(worst, EXIT_FAILED)
     if args.json:
         _out(json.dumps(results, ensure_ascii=False, indent=2))
     return worst
@@ -262,34 +296,52 @@ def cmd_read_order(args: argparse.Namespace) -> int:
     return run_read_order(args, sys.modules[__name__])
 
 
+def _track_journal(args: argparse.Namespace, settings: dict):
+    """The send journal of this platform and account when there is one (else None): track only reads it."""
+    import sqlite3
+
+    from .cli_send import JournalError, open_journal
+
+    path = args.journal or default_journal()
+    if not os.path.isfile(path):
+        return None
+    try:
+        return open_journal(path, settings, lambda: None, DEFAULT_SETTLE_DELAY)
+    except (JournalError, sqlite3.Error):
+        return None  # a damaged journal says so in send; track still answers from the platform
+
+
 def cmd_track(args: argparse.Namespace) -> int:
-    from .core.status import flow_status, invoice_status
+    from .core.status import invoice_status
+    from .track_flow import track_flow
 
     if not args.flow and not args.invoice:
         raise CliError("give a flow number or --invoice NUMBER")
-    client = make_client(platform_settings(args))
+    settings = platform_settings(args)
+    client = make_client(settings)
     if args.flow:
-        report = client.flow_report(args.flow)
-        info = flow_status(report.state)
-        _out(f"Flow {args.flow}: {info.label_en} ({report.state})")
-        for error in report.technical_errors:
-            _out(f"  technical error {error.code}: {error.label}")
-        for error in report.dp_errors:
-            _out(f"  invoice {error.invoice_number} rejected: {error.message}")
-        invoices = list(client.search_invoices(flow_number=args.flow)) if info.state.value != "rejected" else []
+        journal = _track_journal(args, settings)
+        try:
+            status, invoices = track_flow(client, args.flow, _out, journal)
+        finally:
+            if journal is not None:
+                journal.close()
+        if status:
+            return status
     else:
         invoices = list(client.search_invoices(invoice_number=args.invoice))
         if not invoices:
-            _out(f"Invoice {args.invoice}: not found on Chorus Pro (not deposited, or its flow is not integrated yet)")
+            _out(f"Invoice {printable(args.invoice)}: not found on Chorus Pro (not deposited, or its flow is not "
+                 "integrated yet)")
             return EXIT_FAILED
     for invoice in invoices:
         info = invoice_status(invoice.status)
         _out(
-            f"Invoice {invoice.number} (Chorus id {invoice.chorus_id}): {info.label_en} ({invoice.status})"
-            + (" - action needed" if info.action_needed else "")
+            f"Invoice {printable(invoice.number)} (Chorus id {invoice.chorus_id}): {info.label_en} "
+            f"({printable(invoice.status)})" + (" - action needed" if info.action_needed else "")
         )
         if invoice.comment:
-            _out(f"  {invoice.comment}")
+            _out(f"  {printable(invoice.comment)}")
         if args.invoice:
             from .track_late_payment import print_delay
 
@@ -379,6 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("flow", nargs="?", metavar="FLOW_NUMBER")
     p.add_argument("--invoice", metavar="NUMBER", help="look the invoice up by its number instead")
+    p.add_argument(
+        "--journal",
+        metavar="FILE",
+        help="the send journal, read to tell whether a flow refused as a duplicate carried the invoice Chorus Pro "
+        "holds (default: the one of send; not created when missing)",
+    )
     from .track_late_payment import add_options
 
     add_options(p)  # --delay, --ecb-rate: the payment delay of --invoice
@@ -424,13 +482,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CliError, odoo_ops.OdooError) as err:
-        _err(f"chorus-rouen {args.command}: {err}")
+        _err(f"chorus-rouen {args.command}: {printable(err)}")
         return EXIT_ERROR
     except InputError as err:
-        _err(f"chorus-rouen {args.command}: {err.message}")
+        _err(f"chorus-rouen {args.command}: {printable(err.message)}")
         return EXIT_ERROR
     except ChorusError as err:
-        _err(f"chorus-rouen {args.command}: {describe_error(err)}")
+        _err(f"chorus-rouen {args.command}: {printable(describe_error(err))}")
         return EXIT_ERROR
     except KeyboardInterrupt:
         _err("interrupted")
@@ -444,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # noqa: BLE001 - a bug: one line, the details with --verbose
         if args.verbose:
             raise
-        _err(f"chorus-rouen {args.command}: internal error ({type(err).__name__}: {err}); "
+        _err(f"chorus-rouen {args.command}: internal error ({type(err).__name__}: {printable(err)}); "
              "run it again with -v for the details, and report them")
         return EXIT_BUG
 

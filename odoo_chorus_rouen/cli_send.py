@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .cli_text import printable
 from .core.errors import InputError
 from .core.sqlite_files import NotSQLiteError, sqlite_tables
 
@@ -56,42 +57,68 @@ def _endpoints(settings: dict):
     return Endpoints.for_environment(Environment(settings["env"]))
 
 
-def open_journal(path: str, settings: dict, client_factory: Callable, settle_delay: float):
+def open_journal(
+    path: str, settings: dict, client_factory: Callable, settle_delay: float, *, create_folder: bool = False
+):
     """The :class:`~.core.outbox.Outbox` of ``path`` scoped to the settings' platform and account.
 
-    :raises JournalError: the path is a folder, cannot be created, or is not a journal.
+    :param create_folder: create the missing folders of ``path`` (the default journal only: a folder
+        named by the user that does not exist is a typo, refused rather than created silently).
+    :raises JournalError: the path is a folder, is in a missing folder, cannot be created, or is not a journal.
     """
     from .core.outbox import Outbox, journal_scope
 
     journal = Path(path)
+    shown = printable(path)
     if journal.is_dir():
-        raise JournalError(f"journal {path}: is a folder; give a file, e.g. --journal {journal / 'journal.sqlite3'}")
-    try:
-        journal.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise JournalError(f"journal {path}: its folder cannot be created ({err.strerror or err})") from None
+        raise JournalError(f"journal {shown}: is a folder; give a file, e.g. --journal "
+                           f"{printable(journal / 'journal.sqlite3')}")
+    folder = journal.parent
+    if create_folder:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise JournalError(f"journal {shown}: its folder cannot be created ({err.strerror or err})") from None
+    elif not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise JournalError(f"journal {shown}: the folder {printable(folder)} {what}; create it first, or give "
+                           "another --journal")
     if journal.exists() and not os.access(journal, os.R_OK | os.W_OK):
-        raise JournalError(f"journal {path}: cannot be read and written (permissions)")
+        raise JournalError(f"journal {shown}: cannot be read and written (permissions)")
     _refuse_foreign_database(path)
     endpoints = _endpoints(settings)
     scope = journal_scope(endpoints.token_url, endpoints.api_url, settings["client_id"], settings["login"])
     try:
         return Outbox(path, client_factory, settle_delay=settle_delay, scope=scope)
     except sqlite3.Error as err:
-        raise JournalError(f"journal {path}: cannot be opened ({err}); give another --journal") from None
+        raise JournalError(journal_failure(path, err)) from None
+
+
+def journal_failure(path: str, err: sqlite3.Error) -> str:
+    """One line for a journal SQLite cannot use: busy (another process), damaged, or else unusable."""
+    shown, reason = printable(path), printable(err)
+    if isinstance(err, sqlite3.OperationalError) and "locked" in str(err):
+        return (f"journal {shown}: another chorus-rouen process has kept it busy for 30 s ({reason}); run the "
+                "command again once it is done")
+    if isinstance(err, sqlite3.OperationalError) and "decode" not in str(err):
+        return f"journal {shown}: cannot be used ({reason}); check the disk and its permissions"
+    return (f"journal {shown}: is damaged ({reason}); keep it aside for what it recorded and give another "
+            "--journal (before sending again an invoice it had deposited, check it: chorus-rouen track --invoice "
+            "NUMBER)")
 
 
 def _refuse_foreign_database(path: str) -> None:
     """A file that exists must be a journal (or empty): never write our tables into someone else's file."""
+    shown = printable(path)
     try:
         tables = sqlite_tables(path)
     except NotSQLiteError:
-        raise JournalError(f"journal {path}: is not a chorus-rouen journal (not an SQLite file); give another "
+        raise JournalError(f"journal {shown}: is not a chorus-rouen journal (not an SQLite file); give another "
                            "--journal") from None
     except sqlite3.Error as err:
-        raise JournalError(f"journal {path}: cannot be opened ({err}); give another --journal") from None
+        raise JournalError(journal_failure(path, err)) from None
     if tables and "items" not in tables:
-        raise JournalError(f"journal {path}: is an SQLite database but not a chorus-rouen journal; give another "
+        raise JournalError(f"journal {shown}: is an SQLite database but not a chorus-rouen journal; give another "
                            "--journal")
 
 
@@ -102,13 +129,17 @@ def run_send(args: argparse.Namespace, settings: dict, ui) -> int:
     if not args.files and not args.pending:
         raise ui.CliError("give the invoice files to send, or --pending for what earlier runs left due")
     files = [(path, ui._read_file(path)) for path in args.files]
+    named = bool(args.journal or os.environ.get("CHORUS_PRO_JOURNAL"))
     journal_path = args.journal or ui.default_journal()
     try:
-        outbox = open_journal(journal_path, settings, lambda: ui.make_client(settings), args.settle_delay)
+        outbox = open_journal(journal_path, settings, lambda: ui.make_client(settings), args.settle_delay,
+                              create_folder=not named)
     except JournalError as err:
         raise ui.CliError(str(err)) from None
     try:
         return _send(args, files, outbox, settings, ui, validate)
+    except sqlite3.Error as err:  # damaged while in use (a page or a text that cannot be read)
+        raise ui.CliError(journal_failure(journal_path, err)) from None
     finally:
         outbox.close()
 
@@ -120,13 +151,13 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
         report = validate(data, layout=args.layout)
         if not report.ok and not args.force:
             ui._print_report(path, report)
-            ui._out(f"{path}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
+            ui._out(f"{printable(path)}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
             worst = ui.EXIT_FAILED
             continue
         try:
             item = outbox.add(data, facts=report.facts)
         except InputError as err:
-            ui._err(f"{path}: {err.message}")
+            ui._err(f"{printable(path)}: {printable(err.message)}")
             worst = ui.EXIT_ERROR
             continue
         outbox.retry_now(item.number)
@@ -135,40 +166,76 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
         due = [item for item in outbox.due() if item.number not in numbers]
         where = describe_scope(settings)
         if due:
-            ui._out(f"Sending {len(due)} pending invoice(s) to {where}: " + ", ".join(i.number for i in due))
+            ui._out(f"Sending {len(due)} pending invoice(s) to {where}: " + ", ".join(printable(i.number) for i in due))
         else:
             ui._out(f"No pending invoice for {where}")
         for item in outbox.items(("queued", "sending")):
             if item.number not in numbers and item not in due:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.next_try))
-                ui._out(f"  {item.number} waits until {when} ({item.error}); name its file to retry it now")
+                ui._out(f"  {printable(item.number)} waits until {when} ({printable(item.error)}); name its file "
+                        "to retry it now")
         for item in due:
             numbers[item.number] = f"(pending) {item.filename}"
+    # Deposited by an earlier run and not integrated then: one look at each flow (a duplicate refusal
+    # there confirms a deposit left without answer). What this run deposits is not looked at again.
+    earlier = [number for number in numbers if outbox.get(number).state == "sent"]
     outbox.send_due(numbers=list(numbers))
+    outbox.follow(earlier)
     auth_refused = False
     for number, path in numbers.items():
         item = outbox.get(number)
-        if item.state in _DEPOSITED and item.flow_number:
-            ui._out(f"{path}: invoice {number} deposited as flow {item.flow_number}")
-        elif item.error_code == "authentication_error":
-            auth_refused = True
-            ui._err(f"{path}: invoice {number} not deposited: Chorus Pro refused the credentials ({item.error})")
-            worst = max(worst, ui.EXIT_ERROR)
-        elif item.state == "sending":
-            ui._out(
-                f"{path}: invoice {number}: no answer from Chorus Pro, which may have recorded it "
-                f"({item.error}). Run the same command again later: it asks Chorus Pro before depositing again."
-            )
-            worst = max(worst, ui.EXIT_ERROR)
-        elif item.state == "queued":
-            ui._out(
-                f"{path}: invoice {number} not deposited: {item.error}. Name the file again to retry now "
-                "(send --pending retries what is left due)"
-            )
-            worst = max(worst, ui.EXIT_ERROR)
-        else:
-            ui._err(f"{path}: invoice {number} not deposited: {item.error}")
-            worst = max(worst, ui.EXIT_ERROR)
+        status, line, to_stderr = _outcome(outbox, item, printable(path), ui)
+        (ui._err if to_stderr else ui._out)(line)
+        auth_refused = auth_refused or item.error_code == "authentication_error"
+        worst = max(worst, status)
     if auth_refused:
         ui._err(f"configuration: Chorus Pro ({describe_scope(settings)}) refused the credentials: {AUTH_FIX}")
     return worst
+
+
+def _outcome(outbox, item, path: str, ui) -> tuple[int, str, bool]:
+    """``(exit status, line, to stderr)``: what became of one named invoice in this run."""
+    number = printable(item.number)
+    error = printable(item.error) if item.error else ""
+    holder = outbox.claim_holder(item.number) if item.state in ("queued", "sending") else None
+    if holder is not None:
+        worker, until = holder
+        when = time.strftime("%H:%M:%S", time.localtime(until))
+        return ui.EXIT_ERROR, (
+            f"{path}: invoice {number} not sent by this run: another chorus-rouen process (pid "
+            f"{worker.split('-')[0]}) is sending it from the same journal, and holds it until {when} at the latest. "
+            "Run the same command again after that: it deposits the invoice only if that process did not."
+        ), False
+    if item.refused_flow and item.chorus_id:
+        return ui.EXIT_OK, (
+            f"{path}: invoice {number}: Chorus Pro already had it from an earlier deposit (flow "
+            f"{printable(item.flow_number)}, Chorus Pro ID {item.chorus_id}); the new deposit (flow "
+            f"{printable(item.refused_flow)}) was refused as a duplicate, as expected. Nothing to do: it is "
+            f"followed through flow {printable(item.flow_number)}."
+        ), False
+    if item.refused_flow and item.state == "sent":
+        return ui.EXIT_OK, (
+            f"{path}: invoice {number}: the new deposit (flow {printable(item.refused_flow)}) was refused as a "
+            "duplicate: Chorus Pro already has this invoice from the earlier deposit that got no answer, and does "
+            "not list it yet. Nothing to do; name the file again later to see it followed."
+        ), False
+    if item.state == "rejected" and not item.chorus_id:
+        flow = printable(item.flow_number)
+        return ui.EXIT_FAILED, f"{path}: invoice {number}: Chorus Pro rejected flow {flow}: {error}", False
+    if item.state in _DEPOSITED and item.flow_number:
+        return ui.EXIT_OK, f"{path}: invoice {number} deposited as flow {printable(item.flow_number)}", False
+    if item.error_code == "authentication_error":
+        line = f"{path}: invoice {number} not deposited: Chorus Pro refused the credentials ({error})"
+        return ui.EXIT_ERROR, line, True
+    if item.state == "sending":
+        return ui.EXIT_ERROR, (
+            f"{path}: invoice {number}: no answer from Chorus Pro, which may have recorded it"
+            + (f" ({error})" if error else "")
+            + ". Run the same command again later: it asks Chorus Pro before depositing again."
+        ), False
+    if item.state == "queued":
+        return ui.EXIT_ERROR, (
+            f"{path}: invoice {number} not deposited: {error or 'not sent yet'}. Name the file again to retry now "
+            "(send --pending retries what is left due)"
+        ), False
+    return ui.EXIT_ERROR, f"{path}: invoice {number} not deposited: {error}", True

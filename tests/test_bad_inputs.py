@@ -23,6 +23,7 @@ from odoo_chorus_rouen.core.errors import InputError
 from odoo_chorus_rouen.core.limits import MAX_DEPOSIT_SIZE, MAX_UNPACKED_SIZE
 from odoo_chorus_rouen.core.validation import Format, extract_xml, validate
 from odoo_chorus_rouen.sandbox.archive import split_archive as _split_archive
+from odoo_chorus_rouen.sandbox.pdf import pdf_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDS = {
@@ -55,16 +56,7 @@ def bomb_pdf(unpacked: int) -> bytes:
         + stream
         + b"\nendstream",
     ]
-    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_file(objects)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,7 +200,7 @@ def _bad_inputs(tmp: Path) -> list[tuple[str, list[str], int, str]]:
         ("send --journal another program's SQLite file", ["send", "--journal", str(foreign), invoice], 2,
          "is not an outbox journal"),
         ("send --journal an impossible path", ["send", "--journal", str(not_a_db / "sub" / "j.sqlite3"), invoice],
-         2, "its folder cannot be created"),
+         2, "does not exist"),
         ("track --timeout -1", ["track", "CPP1", "--timeout", "-1"], 2, "more than 0 and at most 3600 seconds"),
         ("track --timeout 0", ["track", "CPP1", "--timeout", "0"], 2, "more than 0 and at most 3600 seconds"),
         ("track --timeout inf", ["track", "CPP1", "--timeout", "inf"], 2, "more than 0 and at most 3600 seconds"),

@@ -84,7 +84,7 @@ def test_unreadable_file_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == f"chorus-rouen validate: {tmp_path / 'nope.pdf'}: no such file"
     result = run("validate", str(tmp_path))
-    assert result.returncode == 2 and "is a directory" in result.stderr
+    assert result.returncode == 2 and "is a folder" in result.stderr
 
 
 def test_unreachable_platform_is_one_line_without_secrets(tmp_path):

@@ -201,7 +201,7 @@ def _page_text(reader, number: int, budget: int) -> tuple[str, int]:
 
 def _embedded_xml(data: bytes) -> dict[str, bytes]:
     try:
-        embedded, _xmp = embedded_files(data, MAX_DEPOSIT_SIZE)
+        embedded, _xmp = embedded_files(data, MAX_DEPOSIT_SIZE, keep=lambda name: name.lower().endswith(".xml"))
     except TooLarge as err:
         raise _refuse("order_embedded_too_large", f"the file {err.name} embedded in this PDF unpacks to more "
                       f"than {MAX_DEPOSIT_SIZE // MIB} MB: not read", name=err.name,

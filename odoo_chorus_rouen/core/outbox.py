@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS items (
     error TEXT,
     uncertain INTEGER NOT NULL DEFAULT 0,
     error_code TEXT,
+    refused_flow TEXT,
     created REAL NOT NULL,
     updated REAL NOT NULL,
     PRIMARY KEY (scope, number)
@@ -77,7 +78,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 
 _COLUMNS = (
     "number, filename, syntax, buyer_siret, supplier_siret, invoice_type, state, flow_number, flow_state, "
-    "chorus_id, status, status_date, attempts, next_try, send_started, error, uncertain, error_code"
+    "chorus_id, status, status_date, attempts, next_try, send_started, error, uncertain, error_code, refused_flow"
 )
 
 
@@ -103,6 +104,7 @@ class OutboxItem:
     error: str | None
     uncertain: int = 0  # an earlier deposit got no answer: a duplicate refusal then confirms it
     error_code: str | None = None  # stable code of the last failure (e.g. authentication_error)
+    refused_flow: str | None = None  # a later deposit Chorus Pro refused as a duplicate of this invoice
 
     @property
     def final(self) -> bool:
@@ -174,6 +176,8 @@ class Outbox:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
         if "uncertain" not in columns:  # a journal written by an older version
             self._db.execute("ALTER TABLE items ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0")
+        if "refused_flow" not in columns:
+            self._db.execute("ALTER TABLE items ADD COLUMN refused_flow TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -292,6 +296,18 @@ class Outbox:
         if row is None:
             raise InputError(f"Invoice {number} is not in the outbox", params={"reason": "unknown invoice"})
         return OutboxItem(*row)
+
+    def find_flow(self, flow_number: str) -> OutboxItem | None:
+        """The entry deposited in ``flow_number``, or whose later deposit there was refused as a duplicate."""
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM items WHERE scope = ? AND (flow_number = ? OR refused_flow = ?)"  # noqa: S608
+            " ORDER BY updated DESC LIMIT 1", (self.scope, flow_number, flow_number)).fetchone()
+        return OutboxItem(*row) if row is not None else None
+
+    def facts(self, number: str) -> InvoiceFacts:
+        """What the file of this entry says (amount, date, parties), read again from the journal."""
+        fmt, xml = extract_xml(self._data(number))
+        return read_facts(xml, fmt)
 
     def items(self, states: Iterable[str] | None = None) -> list[OutboxItem]:
         sql = f"SELECT {_COLUMNS} FROM items WHERE scope = ?"  # noqa: S608
@@ -455,6 +471,41 @@ class Outbox:
         except ChorusError:
             return True  # cannot be asked now: wait
 
+    def follow(self, numbers: Iterable[str]) -> dict[str, str]:
+        """Follow now the flows of these invoices, deposited and not integrated yet: ``{number: outcome}``.
+
+        ``send`` calls it for the files a person names, one ``consulterCRDetaille`` each: a flow
+        integrated, rejected, or refused as a duplicate is said at once rather than at the next sync.
+        After a deposit left without answer, a later deposit refused as a duplicate *confirms* the
+        first one: the original is adopted (supplier + number, then recipient, type, amount and date
+        checked, as in Odoo) and followed through its own flow; ``refused_flow`` keeps the refused one.
+        A flow that cannot be asked now keeps its state (outcome ``"unreachable"``).
+        """
+        todo = [item for item in (self.get(number) for number in numbers)
+                if item.state == "sent" and item.flow_number and not item.chorus_id]
+        if not todo:
+            return {}
+        client = self.client_factory()
+        outcomes = {}
+        for item in todo:
+            try:
+                outcomes[item.number] = self._follow_flow(client, item)
+            except ChorusError:
+                outcomes[item.number] = "unreachable"
+        return outcomes
+
+    def claim_holder(self, number: str) -> tuple[str, float] | None:
+        """``(worker, until)`` when another worker holds this invoice's claim now (it is sending it), else None.
+
+        ``worker`` is ``"<pid>-<random>"`` of the process that claimed it; ``until`` (epoch seconds) is
+        when the claim lapses if that process dies without releasing it.
+        """
+        row = self._db.execute("SELECT lease_owner, lease_until FROM items WHERE scope = ? AND number = ?",
+                               (self.scope, number)).fetchone()
+        if row is None or not row[0] or row[0] == self.worker or row[1] <= self.clock():
+            return None
+        return row[0], row[1]
+
     # -- sync job -----------------------------------------------------------------------------------------
     def sync(self) -> Counter:
         """Bring flow states and invoice statuses back: one paged search, flow reports only where needed."""
@@ -540,8 +591,7 @@ class Outbox:
         adopted (found by supplier + number, amount and date checked) and followed. Otherwise the number
         is used on Chorus Pro by an invoice that did not come from this outbox: a person must act.
         """
-        fmt, xml = extract_xml(self._data(item.number))
-        facts = read_facts(xml, fmt)
+        facts = self.facts(item.number)
         original, is_ours = delivery.find_original(
             client.search_invoices(invoice_number=item.number),
             item.number,
@@ -553,11 +603,12 @@ class Outbox:
         )
         decision = delivery.duplicate_decision(bool(item.uncertain), original, is_ours)
         if decision == "adopt":  # followed from now on through the original's flow
-            self._update(item.number, flow_number=original.flow_number or item.flow_number, error=None)
+            self._update(item.number, flow_number=original.flow_number or item.flow_number, error=None,
+                         refused_flow=item.flow_number)
             self._apply(self.get(item.number), original)
             return "duplicate_confirmed"
         if decision == "confirmed":  # not found yet: the next sync looks again
-            self._update(item.number, flow_state=flow_state, error=None)
+            self._update(item.number, flow_state=flow_state, error=None, refused_flow=item.flow_number)
             return "duplicate_confirmed"
         if original is not None and item.uncertain:
             why = (f"Chorus Pro refused the deposit as a duplicate, but the invoice it holds under number "

@@ -21,16 +21,24 @@ e-invoicing platforms and the Factur-X reference validator look at first, and th
 
 :func:`check_pdfa3` returns every problem at once (empty list: the structure is right);
 :func:`embedded_files` lists the files a PDF embeds (name, size, MIME type, relationship,
-description). pypdf is imported lazily.
+description). pypdf is imported lazily. Every walk of the PDF's objects (name tree, ``/AF``, page
+tree, forms, fonts) and every stream unpacked (embedded files, XMP, ICC profile) goes through one
+:class:`~.pdf_graph.PdfGraph` per file: a looping or absurd structure, or streams that unpack to more
+than the file's total, are refused in one sentence (``unreadable``), in bounded time and memory.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from lxml import etree
+
+from .errors import InputError
+from .limits import MAX_DEPOSIT_SIZE
+from .pdf_files import EMBEDDED_FILES, name_tree_pairs, read_pdf
+from .pdf_graph import PdfGraph
 
 __all__ = [
     "FACTURX_FILENAME",
@@ -110,26 +118,6 @@ def _name(value) -> str:
     return re.sub(r"#([0-9A-Fa-f]{2})", lambda match: chr(int(match.group(1), 16)), text)
 
 
-def _reader(data: bytes):
-    from pypdf import PdfReader
-
-    return PdfReader(io.BytesIO(data), strict=False)
-
-
-def _name_tree_pairs(node, depth: int = 0):
-    """(name, file specification reference) pairs of a PDF name tree, ``/Kids`` included."""
-    if node is None or depth > 32:
-        return
-    node = node.get_object()
-    names = node.get("/Names")
-    if names is not None:
-        names = names.get_object()
-        for index in range(0, len(names) - 1, 2):
-            yield str(names[index]), names[index + 1]
-    for kid in node.get("/Kids") or []:
-        yield from _name_tree_pairs(kid, depth + 1)
-
-
 def _ref_key(value):
     """A comparable identity for a (possibly indirect) object."""
     reference = getattr(value, "indirect_reference", None)
@@ -140,25 +128,33 @@ def _ref_key(value):
     return ("obj", id(value))
 
 
-def _embedded(reader) -> list[EmbeddedFile]:
+def _embedded(reader, graph: PdfGraph, unpack: bool = True, keep=lambda name: True) -> list[EmbeddedFile]:
+    """The embedded files; with ``unpack``, each is unpacked (sizes exact) and kept when ``keep(name)``."""
     root = reader.trailer["/Root"].get_object()
     names = root.get("/Names")
     tree = names.get_object().get("/EmbeddedFiles") if names is not None else None
-    af_keys = {_ref_key(item) for item in (root.get("/AF").get_object() if root.get("/AF") is not None else [])}
+    af_keys = {_ref_key(item) for item in graph.array(root.get("/AF"), "list of associated files (/AF)")}
     files = []
-    for key_name, spec_ref in _name_tree_pairs(tree):
-        spec = spec_ref.get_object()
+    for key_name, spec_ref in name_tree_pairs(graph, tree):
+        spec, _key = graph.resolve(spec_ref, EMBEDDED_FILES)
         ef = spec.get("/EF")
         stream = None
         if ef is not None:
             ef = ef.get_object()
             stream = (ef.get("/UF") or ef.get("/F"))
-        stream = stream.get_object() if stream is not None else None
-        data = stream.get_data() if stream is not None else b""
+        stream = graph.resolve(stream, EMBEDDED_FILES)[0] if stream is not None else None
+        name = str(spec.get("/UF") or spec.get("/F") or key_name)
+        kind = "invoice XML" if name == FACTURX_FILENAME else "attachment"
+        data, size = b"", 0
+        if stream is not None and unpack and keep(name):
+            data = graph.stream_data(stream, name, MAX_DEPOSIT_SIZE, kind)
+            size = len(data)
+        elif stream is not None and unpack:
+            size = graph.stream_size(stream, name, MAX_DEPOSIT_SIZE, kind)
         files.append(
             EmbeddedFile(
-                name=str(spec.get("/UF") or spec.get("/F") or key_name),
-                size=len(data),
+                name=name,
+                size=size,
                 mime_type=_name(stream.get("/Subtype")) if stream is not None else "",
                 relationship=_name(spec.get("/AFRelationship")),
                 description=str(spec.get("/Desc") or ""),
@@ -169,16 +165,20 @@ def _embedded(reader) -> list[EmbeddedFile]:
     return files
 
 
-def embedded_files(data: bytes) -> list[EmbeddedFile]:
+def embedded_files(data: bytes, *, unpack: bool = True, keep_data: bool = True) -> list[EmbeddedFile]:
     """The files embedded in the PDF ``data``, in the order of its name tree.
 
-    :raises ValueError: ``data`` is not a readable PDF, or it is encrypted.
+    :param unpack: read their contents (else ``size`` is 0 and ``data`` empty: names and attributes only).
+    :param keep_data: keep the contents in ``data`` (else only their exact ``size``: memory stays small).
+    :raises ValueError: ``data`` is not a readable PDF, or it is encrypted; an
+        :class:`~.errors.InputError` when its objects loop or are absurdly many, or its embedded
+        files unpack to more than the file's total (each at most 10 MB).
     """
     try:
-        reader = _reader(data)
+        reader = read_pdf(data)
         if reader.is_encrypted:
             raise ValueError("the PDF is encrypted")
-        return _embedded(reader)
+        return _embedded(reader, PdfGraph(), unpack, keep=lambda name: keep_data)
     except ValueError:
         raise
     except Exception as err:  # noqa: BLE001 - pypdf raises many types on broken files
@@ -217,84 +217,122 @@ def _xmp_value(root, namespace: str, local: str) -> str | None:
     return None
 
 
-def _fonts_of(resources, seen: set, found: dict, depth: int = 0) -> None:
-    """Collect the fonts of a resource dictionary and of the form XObjects it draws (recursively)."""
-    if resources is None or depth > 16:
-        return
-    resources = resources.get_object()
-    fonts = resources.get("/Font")
-    if fonts is not None:
-        for font_ref in fonts.get_object().values():
-            key = _ref_key(font_ref)
-            if key not in found:
-                found[key] = font_ref.get_object()
-    xobjects = resources.get("/XObject")
-    if xobjects is not None:
-        for xobject_ref in xobjects.get_object().values():
-            key = _ref_key(xobject_ref)
-            if key in seen:
-                continue
-            seen.add(key)
-            xobject = xobject_ref.get_object()
-            if _name(xobject.get("/Subtype")) == "Form":
-                _fonts_of(xobject.get("/Resources"), seen, found, depth + 1)
+PAGE_TREE = "page tree"
+FONTS = "fonts and forms of its pages"
 
 
-def _font_embedded(font) -> bool:
-    subtype = _name(font.get("/Subtype"))
-    if subtype == "Type3":
-        return True  # glyphs are content streams of the font itself
-    if subtype == "Type0":
-        descendants = font.get("/DescendantFonts")
-        descendants = descendants.get_object() if descendants is not None else []
-        return bool(descendants) and all(_font_embedded(d.get_object()) for d in descendants)
-    descriptor = font.get("/FontDescriptor")
-    if descriptor is None:
-        return False
-    descriptor = descriptor.get_object()
-    return any(descriptor.get(key) is not None for key in ("/FontFile", "/FontFile2", "/FontFile3"))
+def _page_resources(root, graph: PdfGraph) -> list[Any]:
+    """The resource dictionary of every page (its own, else the one it inherits from the page tree)."""
+
+    def kids(node, inherited):
+        if not hasattr(node, "get"):
+            return []
+        own = node.get("/Resources")
+        resources = own if own is not None else inherited
+        return [(kid, resources) for kid in graph.array(node.get("/Kids"), PAGE_TREE)]
+
+    found = []
+    for node, inherited in graph.walk(root.get("/Pages"), kids, PAGE_TREE):
+        if hasattr(node, "get") and node.get("/Kids") is None:
+            own = node.get("/Resources")
+            found.append(own if own is not None else inherited)
+    return [resources for resources in found if resources is not None]
 
 
-def _check_output_intent(root) -> list[PdfaProblem]:
-    intents = root.get("/OutputIntents")
-    for intent in (intents.get_object() if intents is not None else []):
-        intent = intent.get_object()
-        if _name(intent.get("/S")) != "GTS_PDFA1":
+def _dict_values(value, graph: PdfGraph, what: str) -> list[Any]:
+    """The values of a PDF dictionary (``[]`` when absent or not a dictionary), counted against the budget."""
+    value = graph.resolve(value, what)[0] if value is not None else None
+    if not hasattr(value, "values"):
+        return []
+    values = list(value.values())
+    graph.count(what, len(values))
+    return values
+
+
+def _used_fonts(root, graph: PdfGraph) -> dict:
+    """Every font of the pages' resources and of the forms they draw (each form once, a form drawing itself too)."""
+
+    def children(node, kind):
+        if kind == "pages":
+            return [(resources, "resources") for resources in node]
+        if kind == "resources" and hasattr(node, "get"):
+            return [(xobject, "xobject") for xobject in _dict_values(node.get("/XObject"), graph, FONTS)]
+        if kind == "xobject" and hasattr(node, "get") and _name(node.get("/Subtype")) == "Form":
+            resources = node.get("/Resources")
+            return [(resources, "resources")] if resources is not None else []
+        return []
+
+    found: dict = {}
+    walk = graph.walk(_page_resources(root, graph), children, FONTS, tree=False, context="pages")
+    for node, kind in walk:
+        if kind == "resources" and hasattr(node, "get"):
+            for font_ref in _dict_values(node.get("/Font"), graph, FONTS):
+                key = _ref_key(font_ref)
+                if key not in found:
+                    found[key] = graph.resolve(font_ref, FONTS)[0]
+    return found
+
+
+def _font_embedded(font, graph: PdfGraph) -> bool:
+    """Whether the font program is embedded (a Type0 font: in each of its descendants; a loop is refused)."""
+
+    def descendants(node, _context):
+        if hasattr(node, "get") and _name(node.get("/Subtype")) == "Type0":
+            return [(descendant, None) for descendant in graph.array(node.get("/DescendantFonts"), FONTS)]
+        return []
+
+    for node, _context in graph.walk(font, descendants, FONTS):
+        if not hasattr(node, "get"):
+            return False
+        subtype = _name(node.get("/Subtype"))
+        if subtype == "Type3":
+            continue  # glyphs are content streams of the font itself
+        if subtype == "Type0":
+            if not graph.array(node.get("/DescendantFonts"), FONTS):
+                return False
+            continue
+        descriptor = node.get("/FontDescriptor")
+        descriptor = graph.resolve(descriptor, FONTS)[0] if descriptor is not None else None
+        if not hasattr(descriptor, "get") or all(
+            descriptor.get(key) is None for key in ("/FontFile", "/FontFile2", "/FontFile3")
+        ):
+            return False
+    return True
+
+
+def _check_output_intent(root, graph: PdfGraph) -> list[PdfaProblem]:
+    for intent in graph.array(root.get("/OutputIntents"), "output intents"):
+        intent = graph.resolve(intent, "output intents")[0]
+        if not hasattr(intent, "get") or _name(intent.get("/S")) != "GTS_PDFA1":
             continue
         profile = intent.get("/DestOutputProfile")
         if profile is None:
             return [PdfaProblem("output_intent", "The PDF/A output intent has no ICC profile (/DestOutputProfile).")]
-        profile = profile.get_object()
-        icc = profile.get_data()
+        profile = graph.resolve(profile, "output intents")[0]
+        icc = graph.stream_data(profile, "ICC profile of its output intent") if hasattr(profile, "get") else b""
         if len(icc) < 128 or icc[36:40] != b"acsp" or profile.get("/N") not in (1, 3, 4):
             return [PdfaProblem("output_intent", "The output intent's /DestOutputProfile is not a valid ICC profile.")]
         return []
     return [PdfaProblem("output_intent", "No PDF/A output intent (/OutputIntents with /GTS_PDFA1 and an ICC profile).")]
 
 
-def _check_fonts(reader) -> list[PdfaProblem]:
-    found: dict = {}
-    seen: set = set()
-    for page in reader.pages:
-        _fonts_of(page.get("/Resources"), seen, found)
+def _check_fonts(root, graph: PdfGraph) -> list[PdfaProblem]:
     problems = []
-    for font in found.values():
-        if not _font_embedded(font):
-            problems.append(
-                PdfaProblem("font_not_embedded", f"The font {_name(font.get('/BaseFont')) or '?'} is not embedded.")
-            )
+    for font in _used_fonts(root, graph).values():
+        if not _font_embedded(font, graph):
+            name = _name(font.get("/BaseFont")) if hasattr(font, "get") else ""
+            problems.append(PdfaProblem("font_not_embedded", f"The font {name or '?'} is not embedded."))
     return problems
 
 
-def _xmp_root(root):
+def _xmp_root(root, graph: PdfGraph):
     """The parsed XMP of the catalog; ``None`` when absent; ``ValueError`` when unreadable."""
     metadata = root.get("/Metadata")
     if metadata is None:
         return None
+    packet = graph.stream_data(graph.resolve(metadata, "XMP metadata")[0], "XMP metadata")
     try:
-        return etree.fromstring(
-            metadata.get_object().get_data(), parser=etree.XMLParser(resolve_entities=False, no_network=True)
-        )
+        return etree.fromstring(packet, parser=etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as err:
         raise ValueError(f"The XMP metadata cannot be read: {err}") from err
 
@@ -351,11 +389,9 @@ def _check_header(data: bytes) -> list[PdfaProblem]:
     return []
 
 
-def _check_xmp(root, files: list[EmbeddedFile]) -> list[PdfaProblem]:
-    try:
-        xmp = _xmp_root(root)
-    except ValueError as err:
-        return [PdfaProblem("xmp", str(err))]
+def _check_xmp(xmp, unreadable: str | None, files: list[EmbeddedFile]) -> list[PdfaProblem]:
+    if unreadable:
+        return [PdfaProblem("xmp", unreadable)]
     if xmp is None:
         return [PdfaProblem("xmp", "No XMP metadata (/Metadata) in the catalog.")]
     problems = []
@@ -406,24 +442,37 @@ def _check_af(root, files: list[EmbeddedFile]) -> list[PdfaProblem]:
 
 
 def check_pdfa3(data: bytes) -> list[PdfaProblem]:
-    """Every structural PDF/A-3 problem of the Factur-X PDF ``data`` (see the module docstring)."""
+    """Every structural PDF/A-3 problem of the Factur-X PDF ``data`` (see the module docstring).
+
+    A PDF that cannot be read, whose objects loop or are absurdly many, or whose streams unpack to
+    more than the file's total is one ``unreadable`` problem, found in bounded time and memory.
+    """
+    graph = PdfGraph()
     try:
-        reader = _reader(data)
+        reader = read_pdf(data)
         if reader.is_encrypted:
             return [PdfaProblem("encrypted", "The PDF is encrypted; PDF/A forbids encryption.")]
         root = reader.trailer["/Root"].get_object()
-        files = _embedded(reader)
+        files = _embedded(reader, graph, keep=lambda name: name == FACTURX_FILENAME)  # the XML's level is read
+        problems = _check_header(data)
+        if not reader.trailer.get("/ID"):
+            problems.append(PdfaProblem("file_id", "The trailer has no file identifier (/ID)."))
+        problems += _check_output_intent(root, graph)
+        problems += _check_fonts(root, graph)
+        try:
+            xmp, unreadable = _xmp_root(root, graph), None
+        except InputError:
+            raise
+        except ValueError as err:
+            xmp, unreadable = None, str(err)
+        problems += _check_xmp(xmp, unreadable, files)
+        if not unreadable:  # an unreadable XMP is said once, by _check_xmp
+            problems += _check_info(reader, xmp)
+        problems += _check_af(root, files)
+    except InputError as err:  # looping or absurd objects, streams over the total: one sentence
+        return [PdfaProblem("unreadable", err.message)]
+    except RecursionError:
+        return [PdfaProblem("unreadable", "The PDF nests its objects too deeply to be read.")]
     except Exception as err:  # noqa: BLE001 - pypdf raises many types on broken files
         return [PdfaProblem("unreadable", f"The file is not a readable PDF: {err}")]
-    problems = _check_header(data)
-    if not reader.trailer.get("/ID"):
-        problems.append(PdfaProblem("file_id", "The trailer has no file identifier (/ID)."))
-    problems += _check_output_intent(root)
-    problems += _check_fonts(reader)
-    problems += _check_xmp(root, files)
-    try:
-        problems += _check_info(reader, _xmp_root(root))
-    except ValueError:
-        pass  # already said by _check_xmp
-    problems += _check_af(root, files)
     return problems

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 
 from lxml import etree
 
 from .errors import InputError, XmlValidationError
 from .limits import MAX_DEPOSIT_SIZE
+from .pdf_files import INVOICE_XML_NAMES
+from .pdf_graph import human_size as _human_size
 from .validation_artefacts import PROFILE_LEVELS
 from .validation_report import Finding, Format, InvoiceFacts
 
@@ -82,7 +85,6 @@ def with_prefixes(text: str) -> str:
 
 
 _PDF_MAGIC = b"%PDF-"
-_FACTURX_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml")
 
 
 def load_file(path: str | os.PathLike[str], max_size: int = DEFAULT_MAX_SIZE) -> bytes:
@@ -91,29 +93,26 @@ def load_file(path: str | os.PathLike[str], max_size: int = DEFAULT_MAX_SIZE) ->
     :raises InputError: ``file_too_large``, ``file_unreadable``.
     """
     try:
-        size = os.stat(path).st_size
-        if size > max_size:
-            raise _too_large(size, max_size)
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would wait for a writer, /dev/zero never ends
+            raise InputError(f"{os.fspath(path)!r} is not a regular file (a folder, pipe, device or socket): give "
+                             "an invoice file.", code="file_unreadable", params={"reason": "not a regular file"})
+        if info.st_size > max_size:
+            raise _too_large(info.st_size, max_size)
         with open(path, "rb") as handle:
             data = handle.read(max_size + 1)
     except OSError as err:
         raise InputError(f"Cannot read {os.fspath(path)!r}: {err.strerror or err}", code="file_unreadable",
                          params={"reason": str(err)}) from err
-    if len(data) > max_size:  # grew while reading
-        raise _too_large(len(data), max_size)
+    if len(data) > max_size:  # grew while reading: its size is a lower bound
+        raise _too_large(len(data), max_size, at_least=True)
     return data
 
 
-def _human_size(size: int) -> str:
-    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if size >= factor:
-            return f"{size / factor:.1f} {unit}"
-    return f"{size} bytes"
-
-
-def _too_large(size: int, max_size: int) -> InputError:
+def _too_large(size: int, max_size: int, at_least: bool = False) -> InputError:
+    weight = f"more than {_human_size(max_size)}" if at_least else _human_size(size)
     return InputError(
-        f"The file is {_human_size(size)}; at most {_human_size(max_size)} is accepted per invoice (Chorus Pro: "
+        f"The file is {weight}; at most {_human_size(max_size)} is accepted per invoice (Chorus Pro: "
         "10 MB per deposited file). "
         "Reduce the PDF (images, attachments) or send the attachments separately.",
         code="file_too_large", params={"size": size, "max_size": max_size},
@@ -218,22 +217,24 @@ def format_of_root(root: etree._Element) -> Format:
 
 
 def _pdf_contents(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict[str, bytes], bytes | None]:
-    """The embedded files of a PDF (name -> bytes) and its XMP packet (or None), unpacked to at most ``max_size``."""
+    """The embedded files of a PDF (name -> bytes) and its XMP packet (or None), unpacked to at most ``max_size``.
+
+    Each file at most ``max_size``, all of them at most :data:`.limits.MAX_INFLATED_SIZE`; the PDF's
+    name tree is walked with a visited set and a node budget (:mod:`.pdf_graph`).
+    """
     try:
-        from .pdf_files import TooLarge, embedded_files
+        from .pdf_files import embedded_files
     except ImportError as err:  # pragma: no cover - pypdf is a dependency of factur-x
         raise XmlValidationError(params={"reason": "pypdf is not installed"}) from err
     try:
         return embedded_files(data, max_size)
-    except TooLarge as err:
-        raise InputError(
-            f"The file {err.name!r} embedded in the PDF unpacks to more than {_human_size(max_size)} (at least "
-            f"{_human_size(err.size)}): a real invoice XML is far smaller, this one is refused unread. "
-            "Generate the Factur-X PDF again.",
-            code="file_too_large", params={"size": err.size, "max_size": max_size},
-        ) from None
     except InputError:
-        raise
+        raise  # too large, looping, absurdly large: its own sentence
+    except RecursionError as err:
+        raise InputError(
+            "The PDF nests its objects too deeply to be read: it is damaged or made to trap PDF readers. "
+            "Generate the invoice PDF again.", code="pdf_unreadable", params={"reason": "recursion"},
+        ) from err
     except Exception as err:  # noqa: BLE001 - pypdf raises many types on damaged files
         raise InputError(
             f"The PDF cannot be read ({type(err).__name__}: {err}); it is truncated or damaged. "
@@ -245,7 +246,7 @@ def _pdf_contents(data: bytes, max_size: int = DEFAULT_MAX_SIZE) -> tuple[dict[s
 def _xml_from_pdf(data: bytes, max_size: int) -> tuple[bytes, bytes | None]:
     attachments, xmp = _pdf_contents(data, max_size)
     by_lower = {name.lower(): name for name in attachments}
-    for wanted in _FACTURX_NAMES:
+    for wanted in INVOICE_XML_NAMES:
         if wanted in by_lower:
             xml = attachments[by_lower[wanted]]
             if len(xml) > max_size:

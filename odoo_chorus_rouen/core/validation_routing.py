@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from stdnum import iban as stdnum_iban
+from stdnum.fr import siren as stdnum_siren
 
 from .budgets import Requirements, compact_siret, find_budget, is_valid_siret
 from .validation_report import LAYOUTS, Finding, InvoiceFacts
@@ -54,12 +55,23 @@ def _requirements_for(siret: str | None, requirements: RequirementsSource) -> Re
 
 
 def _siret_problem(value: str) -> str:
+    """Why a SIRET is invalid: its characters, its length, the SIREN's key (9th digit) or the SIRET's check digit.
+
+    >>> _siret_problem("12345678010005")[:54]  # its 14 digits pass the Luhn check, its SIREN does not
+    'has a SIREN (123456780) whose key fails: its 9th digit'
+    >>> _siret_problem("73282932000075")
+    'fails the SIRET check digit (Luhn over the 14 digits): a digit of the establishment number (the last 5) is wrong'
+    """
     compact = compact_siret(value)
     if not compact.isdigit():
         return "contains characters other than digits"
     if len(compact) != 14:
         return f"has {len(compact)} digits instead of 14"
-    return "fails the SIRET check digit (Luhn): a digit is wrong"
+    if not stdnum_siren.is_valid(compact[:9]):
+        return (f"has a SIREN ({compact[:9]}) whose key fails: its 9th digit is the check digit (Luhn) of the first "
+                "8, and one of these 9 digits is wrong")
+    return ("fails the SIRET check digit (Luhn over the 14 digits): a digit of the establishment number (the last 5) "
+            "is wrong")
 
 
 _Add = Callable[..., None]

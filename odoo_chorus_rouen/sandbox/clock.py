@@ -22,6 +22,11 @@ def _paris() -> tzinfo:
 PARIS = _paris()
 
 
+YEAR = 365.25 * 86400
+#: How far ahead of real time the clock may be moved: dates stay within what every format can write.
+MAX_OFFSET = 1000 * YEAR
+
+
 class Clock:
     """``now()`` = wall time + ``offset`` seconds; only ever moves forward through :meth:`advance`."""
 
@@ -35,6 +40,9 @@ class Clock:
         seconds = float(seconds)
         if seconds < 0 or math.isnan(seconds) or math.isinf(seconds):
             raise ValueError("the sandbox clock only moves forward: advance must be a positive number of seconds")
+        if self.offset + seconds > MAX_OFFSET:
+            raise ValueError(f"the sandbox clock moves at most {MAX_OFFSET / YEAR:.0f} years ahead of real time, "
+                             f"not {(self.offset + seconds) / YEAR:.3g} years")
         self.offset += seconds
         return self.now()
 

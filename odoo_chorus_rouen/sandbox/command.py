@@ -22,6 +22,8 @@ from .server import SandboxServer
 __all__ = ["DEFAULT_PORT", "build_parser", "main", "serve_forever"]
 
 DEFAULT_PORT = 8080
+#: Seconds a stopping sandbox waits for a request in progress before abandoning it.
+STOP_WAIT = 1.0
 
 
 def build_parser(prog: str = "chorus-rouen sandbox") -> argparse.ArgumentParser:
@@ -58,6 +60,14 @@ def build_parser(prog: str = "chorus-rouen sandbox") -> argparse.ArgumentParser:
         default=[],
         metavar="SIRET[:NAME]",
         help="register a supplier (PRIVEE structure), e.g. your company; repeatable",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another name clients reach it by (Host header), e.g. a container's service name; repeatable "
+        "(its address and, on loopback, 127.0.0.1, localhost and [::1] are always accepted)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     return parser
@@ -99,6 +109,8 @@ def serve_forever(
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"WARNING: listening on {host}: the sandbox has no real security.", file=out, flush=True)
 
+    # Ctrl-C (SIGINT) and SIGTERM stop it at once, even in the middle of a request: connections are
+    # shut, and a request that still holds the state a second later is abandoned (never committed).
     def _stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
@@ -110,7 +122,7 @@ def serve_forever(
     except KeyboardInterrupt:
         print("Stopping the sandbox.", file=out, flush=True)
     finally:
-        sandbox.stop()
+        sandbox.stop(wait=STOP_WAIT)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 
@@ -139,6 +151,7 @@ def main(argv: list[str] | None = None, prog: str = "chorus-rouen sandbox") -> i
             functional_errors_http=args.functional_errors_http,
             validation_layers=layers,
             suppliers=args.supplier,
+            allow_hosts=tuple(args.allow_host),
         )
     except OSError as err:
         print(f"Cannot start the sandbox: {err}", file=sys.stderr)

@@ -10,7 +10,6 @@ only, and :func:`refuse_cross_site` keeps web pages of other sites from changing
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +22,7 @@ from .faults import FaultError
 from .flows import force_flow_incident
 from .history import write_history
 from .http_io import HttpError, read_body, send
+from .json_body import JsonBodyError, check_id, parse_json
 from .technical_account import CONTROL_ROUTES as ACCOUNT_ROUTES
 
 __all__ = ["CONTROL_PREFIX", "CONTROL_ROUTES", "refuse_cross_site", "serve_control"]
@@ -38,8 +38,8 @@ def serve_control(request: Any, method: str, path: str) -> None:
     payload: dict[str, Any] = {}
     if body.strip():
         try:
-            payload = json.loads(body)
-        except ValueError as err:
+            payload = parse_json(body)
+        except JsonBodyError as err:
             raise HttpError(400, {"error": f"invalid JSON body: {err}"}) from err
         if not isinstance(payload, dict):
             raise HttpError(400, {"error": "the JSON body must be an object"})
@@ -48,7 +48,12 @@ def serve_control(request: Any, method: str, path: str) -> None:
         match = pattern.fullmatch(path)
         if match and route_method == method:
             try:
-                status, answer = function(request.sandbox, payload, query, *match.groups())
+                groups = match.groups()
+                if r"(\d+)" in pattern.pattern:  # ids: 32-bit integers on the platform
+                    groups = tuple(str(check_id(group)) for group in groups)
+                status, answer = function(request.sandbox, payload, query, *groups)
+            except OverflowError as err:
+                raise HttpError(400, {"error": f"a number is out of range ({err})"}) from err
             except (ValueError, TypeError, FaultError, dirmod.DirectoryError) as err:
                 raise HttpError(400, {"error": str(err)}) from err
             except KeyError as err:

@@ -13,7 +13,8 @@ import hashlib
 import re
 from typing import Any
 
-from ..core.attachments import check_attachments
+from ..core.attachments import check_attachments, format_size
+from ..core.pdf_graph import TooLarge
 from ..core.pdfa import FACTURX_FILENAME, embedded_files
 from .archive import split_archive
 
@@ -30,43 +31,82 @@ _LABELS = {
     "name_too_long": "Piece jointe {filename} : le nom depasse {max} caracteres ({length}).",
     "file_too_large": "Piece jointe {filename} : taille {size} superieure au maximum autorise ({max}).",
     "total_too_large": "Les {count} pieces jointes pesent {size} : maximum autorise {max}.",
+    "unpacked_too_large": "Les fichiers du PDF depassent {max} une fois decompresses : il n'est pas lu au-dela.",
 }
 
 
-def _embedded(data: bytes):
-    """Every file embedded in ``data`` (``[]`` when it is not a readable PDF)."""
+def _embedded(data: bytes, keep_data: bool = True):
+    """Every file embedded in ``data`` (``[]`` when it is not a readable PDF).
+
+    :raises TooLarge: a document unpacks to more than 10 MB, or all of them together.
+    """
     if not data.startswith(b"%PDF"):
         return []
     try:
-        return embedded_files(data)
-    except ValueError:
+        return embedded_files(data, keep_data=keep_data)
+    except TooLarge:
+        raise
+    except ValueError:  # not a readable PDF, a looping or absurd structure: the validator says why
         return []
 
 
 def _supporting(data: bytes):
-    """The embedded files other than the invoice XML."""
-    return [file for file in _embedded(data) if file.name != FACTURX_FILENAME]
+    """The embedded files other than the invoice XML, with their sizes (their contents are not kept)."""
+    return [file for file in _embedded(data, keep_data=False) if file.name != FACTURX_FILENAME]
 
 
 def problems(data: bytes) -> list[tuple[str, str]]:
-    """``(codeErreur, libelleErreur)`` of every limit the supporting documents of ``data`` break."""
-    found = check_attachments((file.name, file.size) for file in _supporting(data))
-    return [(REJECTION_CODE, _LABELS[problem.code].format(**problem.params)) for problem in found]
+    """``(codeErreur, libelleErreur)`` of every limit the supporting documents of ``data`` break.
+
+    A document that unpacks to more than 10 MB, or documents that unpack to more than 10 MB in all
+    (``core.limits.MAX_INFLATED_SIZE``), are not unpacked further: that problem is said, beside the
+    problems of names that every document has (read without unpacking anything).
+    """
+    too_large = None
+    try:
+        files = [(file.name, file.size) for file in _supporting(data)]
+    except TooLarge as err:
+        too_large = err
+        files = [(file.name, 0) for file in _names_only(data) if file.name != FACTURX_FILENAME]
+    except ValueError:
+        return []
+    found = [(REJECTION_CODE, _LABELS[p.code].format(**p.params)) for p in check_attachments(files)]
+    if too_large is not None and too_large.whole:
+        found.append((REJECTION_CODE, _LABELS["unpacked_too_large"].format(max=format_size(too_large.limit))))
+    elif too_large is not None:
+        found.append((REJECTION_CODE, _LABELS["file_too_large"].format(
+            filename=too_large.name, size=f"plus de {format_size(too_large.limit)}", max=format_size(too_large.limit))))
+    return found
+
+
+def _names_only(data: bytes):
+    """The embedded files' names and attributes, nothing unpacked (``[]`` when unreadable)."""
+    try:
+        return embedded_files(data, unpack=False)
+    except ValueError:
+        return []
 
 
 def describe(data: bytes) -> list[dict[str, Any]]:
-    """Every file embedded in the PDF ``data``, for the control API (content as a SHA-256)."""
+    """Every file embedded in the PDF ``data``, for the control API (content as a SHA-256).
+
+    When they unpack to more than the limits, ``size`` and ``sha256`` are ``None`` (not unpacked).
+    """
+    try:
+        files, unpacked = _embedded(data), True
+    except TooLarge:
+        files, unpacked = _names_only(data), False
     return [
         {
             "name": file.name,
-            "size": file.size,
+            "size": file.size if unpacked else None,
             "mime_type": file.mime_type,
             "relationship": file.relationship,
             "description": file.description,
             "in_af": file.in_af,
-            "sha256": hashlib.sha256(file.data).hexdigest(),
+            "sha256": hashlib.sha256(file.data).hexdigest() if unpacked else None,
         }
-        for file in _embedded(data)
+        for file in files
     ]
 
 

@@ -25,6 +25,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from .json_body import in_range
 from .store import Store
 
 __all__ = ["FAULT_KINDS", "RANDOM_DEFAULT_KINDS", "Fault", "FaultBox", "FaultError"]
@@ -43,6 +44,22 @@ _ALIASES = {
 }
 DEFAULT_DELAY = 2.0
 DEFAULT_RETRY_AFTER = 1
+#: Bounds of a fault's settings: an answer slower than the clients' longest timeout (one hour) or a
+#: Retry-After beyond a day tests nothing more, and a fault queue of a million calls is plenty.
+MAX_DELAY = 3600.0
+MAX_RETRY_AFTER = 86400
+MAX_COUNT = 1_000_000
+
+
+def _timing(delay: Any, retry_after: Any) -> tuple[float, int]:
+    """``(delay, retry_after)`` of a fault, checked: seconds within their bounds."""
+    try:
+        delay = in_range(delay, "delay", 0, MAX_DELAY)
+        retry_after = int(in_range(DEFAULT_RETRY_AFTER if retry_after is None else retry_after, "retry_after", 0,
+                                   MAX_RETRY_AFTER))
+    except ValueError as err:
+        raise FaultError(str(err)) from None
+    return delay, retry_after
 
 
 class FaultError(ValueError):
@@ -95,14 +112,11 @@ class FaultBox:
         kind = normalize_kind(kind)
         try:
             count = int(count)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:
             raise FaultError("count must be an integer") from err
-        if count < 1:
-            raise FaultError("count must be at least 1")
-        delay = DEFAULT_DELAY if delay is None else float(delay)
-        retry_after = DEFAULT_RETRY_AFTER if retry_after is None else int(retry_after)
-        if delay < 0 or retry_after < 0:
-            raise FaultError("delay and retry_after must not be negative")
+        if not 1 <= count <= MAX_COUNT:
+            raise FaultError(f"count must be between 1 and {MAX_COUNT}")
+        delay, retry_after = _timing(DEFAULT_DELAY if delay is None else delay, retry_after)
         with self.store.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO faults (kind, remaining, operation, delay, retry_after) VALUES (?, ?, ?, ?, ?)",
@@ -126,9 +140,10 @@ class FaultBox:
         delay: float | None = None,
         retry_after: int | None = None,
     ) -> dict[str, Any] | None:
-        probability = float(probability)
-        if not 0 <= probability <= 1:
-            raise FaultError("probability must be between 0 and 1")
+        try:
+            probability = in_range(probability, "probability", 0, 1)
+        except ValueError as err:
+            raise FaultError(str(err)) from None
         if probability == 0:
             self.clear_random()
             return None
@@ -137,9 +152,8 @@ class FaultBox:
             "seed": seed,
             "kinds": [normalize_kind(kind) for kind in (kinds or RANDOM_DEFAULT_KINDS)],
             "operation": operation,
-            "delay": 0.5 if delay is None else float(delay),
-            "retry_after": DEFAULT_RETRY_AFTER if retry_after is None else int(retry_after),
         }
+        config["delay"], config["retry_after"] = _timing(0.5 if delay is None else delay, retry_after)
         with self.store.transaction():
             self.store.set_meta("random_faults", config)
             self._random_config = config

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from typing import Any
 from urllib.parse import parse_qs
 
 from .access import check_account, check_client, expire_token, issue_token, token_state
 from .http_io import Cut, HttpError, read_body, send
+from .json_body import JsonBodyError, parse_json
 from .replies import Reply
 
 __all__ = ["ROUTES", "TOKEN_PATH", "serve_api", "serve_token"]
@@ -109,11 +109,14 @@ def serve_api(request: Any, method: str, path: str) -> None:
             raise HttpError(401, _account_error(), {"WWW-Authenticate": WWW_AUTHENTICATE_ACCOUNT})
         payload = _json_body(request.headers.get("Content-Type"), body_bytes)
     kwargs = {"incident": True} if fault is not None and fault.kind == "incident" else {}
-    if operation == "deposerFluxFacture":  # validates the file outside the lock, then records under it
-        reply: Reply = engine.op_deposer_flux(payload, **kwargs)
-    else:
-        with engine.store.lock:  # one consistent view (e.g. a search's total and its page)
-            reply = getattr(engine, handler)(payload)
+    try:
+        if operation == "deposerFluxFacture":  # validates the file outside the lock, then records under it
+            reply: Reply = engine.op_deposer_flux(payload, **kwargs)
+        else:
+            with engine.store.lock:  # one consistent view (e.g. a search's total and its page)
+                reply = getattr(engine, handler)(payload)
+    except OverflowError as err:  # a number no field can hold: the client's error, not the sandbox's
+        raise HttpError(400, {"codeRetour": 400, "libelle": f"Requete refusee : valeur hors limites ({err})"}) from err
     status = reply.status or (200 if reply.code == 0 or reply.no_result else engine.functional_errors_http)
     _post_fault(request, fault)
     send(request, status, reply.body, reply.headers)
@@ -193,9 +196,11 @@ def _json_body(content_type: str | None, body: bytes) -> dict[str, Any]:
     if media != "application/json" and not media.endswith("+json"):
         raise HttpError(415, {"codeRetour": 415, "libelle": "Format de requete non supporte (application/json)"})
     try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise HttpError(415, {"codeRetour": 415, "libelle": "Le corps de la requete n'est pas du JSON"}) from err
+        payload = parse_json(body)
+    except JsonBodyError as err:
+        if err.syntax:
+            raise HttpError(415, {"codeRetour": 415, "libelle": "Le corps de la requete n'est pas du JSON"}) from err
+        raise HttpError(400, {"codeRetour": 400, "libelle": f"Requete refusee : {err}"}) from err
     if not isinstance(payload, dict):
         raise HttpError(400, {"codeRetour": 400, "libelle": "Le corps de la requete doit etre un objet JSON"})
     return payload

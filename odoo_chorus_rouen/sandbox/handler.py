@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from .control import CONTROL_PREFIX, serve_control
 from .gateway import TOKEN_PATH, serve_api, serve_token
 from .http_io import Cut, HttpError, cut, send
+from .local_guard import check_request
 
 __all__ = ["RequestHandler", "SandboxHTTPServer"]
 
@@ -108,10 +109,12 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         path = urlsplit(self.path).path.rstrip("/") or "/"
+        control = path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
         try:
+            check_request(self, control)  # Host of every request, Origin of control changes (local_guard)
             if path == TOKEN_PATH:
                 serve_token(self, method)
-            elif path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
+            elif control:
                 serve_control(self, method, path)
             else:
                 serve_api(self, method, path)

@@ -1,8 +1,8 @@
-"""A tiny one-page PDF writer (deposit reports of consulterCR, visual part of sample Factur-X files)."""
+"""A tiny PDF writer (deposit reports of consulterCR, visual part of sample Factur-X files, hostile files)."""
 
 from __future__ import annotations
 
-__all__ = ["simple_pdf"]
+__all__ = ["pdf_file", "simple_pdf"]
 
 
 def _escape(text: str) -> str:
@@ -27,18 +27,21 @@ def simple_pdf(lines: list[str], title: str = "") -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
         info.encode("latin-1"),
     ]
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    return pdf_file(objects, version=b"1.4", trailer=b"/Info %d 0 R" % len(objects))
+
+
+def pdf_file(objects: list[bytes], *, version: bytes = b"1.7", trailer: bytes = b"") -> bytes:
+    """A PDF of these object bodies (object 1 is the catalog) with its cross-reference table.
+
+    :param trailer: more trailer entries (e.g. ``b"/Info 6 0 R"``).
+    """
+    out = bytearray(b"%PDF-" + version + b"\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R /Info %d 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        len(objects),
-        xref,
-    )
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R %s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
     return bytes(out)

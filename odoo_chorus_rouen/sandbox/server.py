@@ -28,10 +28,16 @@ from .engine import DEFAULT_MAX_FILE_SIZE, Engine
 from .faults import FaultBox
 from .gateway import TOKEN_PATH
 from .handler import RequestHandler, SandboxHTTPServer
+from .json_body import in_range
+from .local_guard import allowed_hosts
 from .store import Store
 from .technical_account import reset as reset_account
 
 __all__ = ["SandboxServer"]
+
+#: Bounds of the settings a running sandbox accepts: a processing step of a year, a deposit of 1 GB.
+MAX_STEP_DELAY = 366 * 86400.0
+MAX_FILE_SIZE_SETTING = 1 << 30
 
 _logger = logging.getLogger(__name__)
 
@@ -52,6 +58,8 @@ class SandboxServer:
     :param max_file_size: largest decoded deposit accepted (bytes); larger files get 413.
     :param validator: ``callable(bytes) -> report`` replacing ``core.validation.validate`` (tests).
     :param validation_layers: layers asked to ``core.validation.validate`` (``xsd``, ``schematron``).
+    :param allow_hosts: other names clients reach it by (Host header), beside its address and the
+        loopback names (:mod:`.local_guard`).
     """
 
     def __init__(
@@ -69,9 +77,12 @@ class SandboxServer:
         validator: Callable[[bytes], Any] | None = None,
         validation_layers: tuple[str, ...] = ("xsd",),
         keep_files: bool = True,
+        allow_hosts: tuple[str, ...] = (),
     ) -> None:
         self.host = host
         self.port = int(port)
+        self.allow_hosts = tuple(allow_hosts)
+        self.allowed_hosts: set[str] = set()  # every Host header accepted, once the port is known (start)
         self.state_path = str(state_path)
         self.directory_file = directory_file
         self.store = Store(self.state_path)
@@ -103,6 +114,7 @@ class SandboxServer:
         httpd = SandboxHTTPServer((self.host, self.port), RequestHandler)
         httpd.sandbox = self
         self.port = httpd.server_address[1]
+        self.allowed_hosts = allowed_hosts(self.host, self.port, self.allow_hosts)
         self._httpd = httpd
         self._thread = threading.Thread(
             target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name=f"chorus-sandbox-{self.port}", daemon=True
@@ -111,7 +123,12 @@ class SandboxServer:
         _logger.info("Chorus Pro sandbox listening on %s", self.url)
         return self
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 5.0) -> None:
+        """Stop serving and close the state, waiting at most ``wait`` seconds for a request in progress.
+
+        The connections are shut at once; a request still holding the state after ``wait`` seconds
+        (e.g. seeding 100,000 invoices) is abandoned: its transaction is never committed.
+        """
         httpd, self._httpd = self._httpd, None
         if httpd is not None:
             httpd.stopping.set()
@@ -119,8 +136,9 @@ class SandboxServer:
             httpd.close_connections()
             httpd.server_close()
             if self._thread is not None:
-                self._thread.join(timeout=5)
-        self.store.close()
+                self._thread.join(timeout=wait)
+        if not self.store.close(timeout=wait):
+            _logger.warning("Sandbox stopped while a request was still running: its changes are not kept")
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -205,11 +223,11 @@ class SandboxServer:
                 raise ValueError("functional_errors_http must be 200 or 400")
             engine.functional_errors_http = int(functional_errors_http)
         if processing_delay is not None:
-            engine.processing_delay = max(0.0, float(processing_delay))
+            engine.processing_delay = in_range(processing_delay, "processing_delay", 0, MAX_STEP_DELAY)
         if routing_delay is not None:
-            engine.routing_delay = max(0.0, float(routing_delay))
+            engine.routing_delay = in_range(routing_delay, "routing_delay", 0, MAX_STEP_DELAY)
         if max_file_size is not None:
-            engine.max_file_size = int(max_file_size)
+            engine.max_file_size = int(in_range(max_file_size, "max_file_size", 1, MAX_FILE_SIZE_SETTING))
         return self.config()
 
     def reset(self, directory: bool = True) -> None:

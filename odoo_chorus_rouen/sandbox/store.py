@@ -143,12 +143,22 @@ class Store:
         row = self.one(sql, params)
         return None if row is None else row[0]
 
-    def close(self) -> None:
-        with self.lock:
-            try:
-                self._conn.commit()
-            finally:
-                self._conn.close()
+    def close(self, timeout: float | None = None) -> bool:
+        """Commit and close; with ``timeout``, give up after that many seconds if a request holds the store.
+
+        A request stopped in the middle of a transaction (the sandbox is stopping) leaves it
+        uncommitted: SQLite rolls it back, the state file keeps what was committed before.
+
+        :return: whether the store was closed.
+        """
+        if not self.lock.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return False
+        try:
+            self._conn.commit()
+        finally:
+            self._conn.close()
+            self.lock.release()
+        return True
 
     # -- meta ---------------------------------------------------------------------------------------
     def get_meta(self, key: str, default: Any = None) -> Any:
