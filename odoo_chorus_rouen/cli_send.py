@@ -146,13 +146,16 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
             numbers[item.number] = f"(pending) {item.filename}"
     outbox.send_due(numbers=list(numbers))
     auth_refused = False
+    account_check = None  # the dedicated check, made once for the run when a call was answered 401
     for number, path in numbers.items():
         item = outbox.get(number)
         if item.state in _DEPOSITED and item.flow_number:
             ui._out(f"{path}: invoice {number} deposited as flow {item.flow_number}")
         elif item.error_code == "authentication_error":
-            auth_refused = True
-            ui._err(f"{path}: invoice {number} not deposited: Chorus Pro refused the credentials ({item.error})")
+            account_check = account_check or _check_account(settings, ui, item.supplier_siret)
+            refused, line = _authentication_line(item, account_check)
+            auth_refused = auth_refused or refused
+            ui._err(f"{path}: invoice {number} not deposited: {line}")
             worst = max(worst, ui.EXIT_ERROR)
         elif item.state == "sending":
             ui._out(
@@ -172,3 +175,33 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
     if auth_refused:
         ui._err(f"configuration: Chorus Pro ({describe_scope(settings)}) refused the credentials: {AUTH_FIX}")
     return worst
+
+
+def _check_account(settings: dict, ui, siret: str | None):
+    """The dedicated check of the credentials (``core.technical_account.check_account``): a new token, then a
+    cheap read with the technical account. A call answered 401 is never taken alone for refused credentials."""
+    from .core.technical_account import check_account
+
+    client = ui.make_client(settings)
+    try:
+        return check_account(client, siret)
+    finally:
+        client.close()
+
+
+def _authentication_line(item, check) -> tuple[bool, str]:
+    """``(credentials refused, what to tell)`` for an invoice whose deposit the gateway refused.
+
+    ``item.error`` (the client's words, "refused the credentials twice") is shown only when the check confirms it.
+    """
+    if check.refused:
+        return True, (f"Chorus Pro refused the technical account: a check with a new access token "
+                      f"({check.operation}) was answered {check.answer}")
+    if check.operation == "token":
+        return True, f"Chorus Pro refused the credentials ({item.error})"  # PISTE refused the application itself
+    retry = "Name the file again to retry now (send --pending retries what is left due)"
+    if check.passed:
+        return False, ("the gateway refused the deposit, but a check of the credentials right after, with a new "
+                       f"access token, passed. {retry}")
+    return False, (f"the gateway refused the deposit, and the credentials could not be checked right after "
+                   f"({check.answer}). {retry}")
