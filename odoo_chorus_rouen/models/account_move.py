@@ -122,7 +122,11 @@ class AccountMove(models.Model):
         help="identifiantFactureCPP: the invoice's identifier on Chorus Pro.",
     )
     chorus_pro_deposit_date = fields.Datetime(string="Chorus Pro Deposit Date", copy=False, readonly=True)
-    chorus_pro_last_sync = fields.Datetime(string="Chorus Pro Last Sync", copy=False, readonly=True)
+    chorus_pro_last_sync = fields.Datetime(
+        string="Chorus Pro Last Update", copy=False, readonly=True,
+        help="When the status sync last read something new about this invoice on Chorus Pro (its ID, flow state "
+             "or status). The sync itself runs every hour and writes nothing when nothing changed.",
+    )
     chorus_pro_error = fields.Text(string="Chorus Pro Message", copy=False, readonly=True)
     chorus_pro_attachment_id = fields.Many2one(
         "ir.attachment", string="Chorus Pro File", copy=False, readonly=True,
