@@ -272,6 +272,10 @@ def cmd_track(args: argparse.Namespace) -> int:
             _out(f"  invoice {error.invoice_number} rejected: {error.message}")
         invoices = list(client.search_invoices(flow_number=args.flow)) if info.state.value != "rejected" else []
     else:
+        from .track_late_payment import rate_overrides
+
+        for line in rate_overrides(args):
+            _out(line)
         invoices = list(client.search_invoices(invoice_number=args.invoice))
         if not invoices:
             _out(f"Invoice {args.invoice}: not found on Chorus Pro (not deposited, or its flow is not integrated yet)")
