@@ -6,7 +6,7 @@ from datetime import date
 import requests
 from lxml import etree
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools.safe_eval import safe_eval
 
@@ -178,6 +178,10 @@ class TestChorusProLatePayment(ChorusSandboxCase):
                                                                                       date(2026, 7, 20)))
         with self.assertRaisesRegex(UserError, "second half of 2026"):
             invoice.action_chorus_pro_claim_late_payment()
+        for absurd in (-0.5, 25.5, 215.0):  # a negative rate, a rate in per mille, the interest rate itself...
+            with self.assertRaises(ValidationError) as caught:
+                rates.create({"year": 2026, "half": "2", "rate": absurd, "source": "test"})
+            self.assertIn("must be between 0 and 25 %", caught.exception.args[0])
         rates.with_user(self.user_accountant).create({"year": 2026, "half": "2", "rate": 2.0, "source": "test"})
         self.assertEqual(invoice.chorus_pro_late_state, "paid_late")
         # 2026-07-11 to 2026-07-20: 10 days at 10 %: 12,000.00 x 10 % x 10 / 365 = 32.876... -> 32.88
