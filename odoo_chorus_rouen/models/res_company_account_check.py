@@ -121,7 +121,9 @@ class ResCompany(models.Model):
         """When to check again after ``checks`` refused checks in a row (the send job's back-off)."""
         move = self.env["account.move"]
         delay = delivery.next_attempt_delay(
-            checks, base=move._chorus_pro_param("retry_base_seconds"), maximum=move._chorus_pro_param("retry_max_seconds"),
+            checks,
+            base=move._chorus_pro_param("retry_base_seconds"),
+            maximum=move._chorus_pro_param("retry_max_seconds"),
         )
         return fields.Datetime.now() + timedelta(seconds=delay)
 

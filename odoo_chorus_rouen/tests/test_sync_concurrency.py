@@ -66,7 +66,7 @@ class TestSyncConcurrency(ChorusSandboxCase):
             key = env["account.move"]._chorus_pro_last_sync_key(env["res.company"].browse(self.company_id))
             env["ir.config_parameter"].search([("key", "=", key)]).unlink()
 
-    def read(self, *names):
+    def read_invoice(self, *names):
         with self.env.registry.cursor() as cr:
             return api.Environment(cr, SUPERUSER_ID, {})["account.move"].browse(self.invoice_id).read(names)[0]
 
@@ -84,20 +84,20 @@ class TestSyncConcurrency(ChorusSandboxCase):
             self.assertEqual(second["account.move"]._cron_chorus_pro_sync(), 0)
         second.cr.commit()
         self.assertEqual(self.search_calls(), calls, "the second run did not ask Chorus Pro anything")
-        self.assertEqual(self.read("chorus_pro_status")["chorus_pro_status"], "MISE_A_DISPOSITION")
+        self.assertEqual(self.read_invoice("chorus_pro_status")["chorus_pro_status"], "MISE_A_DISPOSITION")
         # The first run ends: the next run syncs the company.
         first.cr.execute("SELECT pg_advisory_unlock(%s, %s)", (SYNC_NAMESPACE, self.company_id))
         self.assertEqual(second["account.move"]._cron_chorus_pro_sync(), 1)
         second.cr.commit()
         self.assertEqual(self.search_calls(), calls + 1)
-        self.assertEqual(self.read("chorus_pro_status")["chorus_pro_status"], "MANDATEE")
+        self.assertEqual(self.read_invoice("chorus_pro_status")["chorus_pro_status"], "MANDATEE")
 
     def test_a_run_that_finds_nothing_new_writes_nothing(self):
         sync, other = self.envs
         self.sandbox.set_invoice_status(self.chorus_id, "MANDATEE")
         self.assertEqual(sync["account.move"]._cron_chorus_pro_sync(), 1)
         sync.cr.commit()
-        before = self.read("chorus_pro_last_sync", "write_date")
+        before = self.read_invoice("chorus_pro_last_sync", "write_date")
         self.assertTrue(before["chorus_pro_last_sync"])
         # Another transaction (the send job, a user) starts, then the next sync runs and commits. Chorus Pro
         # lists the invoice again (the overlap of two searches) but has nothing new about it.
@@ -106,10 +106,10 @@ class TestSyncConcurrency(ChorusSandboxCase):
         self.assertEqual(sync["account.move"]._cron_chorus_pro_sync(), 0)
         sync.cr.commit()
         self.assertEqual(self.search_calls(), calls + 1, "the invoice was looked at")
-        self.assertEqual(self.read("chorus_pro_last_sync", "write_date"), before, "and not written")
+        self.assertEqual(self.read_invoice("chorus_pro_last_sync", "write_date"), before, "and not written")
         # Had the sync rewritten the invoice, this write would fail with a serialization failure.
         invoice = other["account.move"].browse(self.invoice_id)
         invoice._chorus_pro_write({"chorus_pro_error": "written by another transaction"})
         other.flush_all()
         other.cr.commit()
-        self.assertEqual(self.read("chorus_pro_error")["chorus_pro_error"], "written by another transaction")
+        self.assertEqual(self.read_invoice("chorus_pro_error")["chorus_pro_error"], "written by another transaction")
