@@ -84,26 +84,29 @@ def rate_overrides(args: argparse.Namespace) -> list[str]:
 
 def print_delay(client: Any, invoice: Any, args: argparse.Namespace, out: Callable[[str], None]) -> None:
     """Print the payment delay of one found invoice (``InvoiceSummary``), from its Chorus Pro history."""
-    if invoice.invoice_type == "AVOIR":
-        out("  payment delay: none, this is a credit note (the buyer owes no payment under it)")
-        return
+    credit_note = invoice.invoice_type == "AVOIR"  # nothing to read: no payment is owed under a credit note
     amount = invoice.amount_due if invoice.amount_due is not None else invoice.amount_ttc
-    if amount is None:
+    if amount is None and not credit_note:
         out("  payment delay: Chorus Pro gives no amount for this invoice, nothing counted")
         return
-    try:
-        history = client.invoice_history(invoice.chorus_id)
-    except ChorusError as err:
-        out(f"  payment delay: history not read ({err})")
-        return
+    entries = ()
+    if not credit_note:
+        try:
+            entries = client.invoice_history(invoice.chorus_id).entries
+        except ChorusError as err:
+            out(f"  payment delay: history not read ({err})")
+            return
     rates = {**rate_table(), **dict(args.ecb_rate)}
     missing = None
     try:
-        delay = compute_delay(history.entries, amount, args.delay, rates=rates)
+        delay = compute_delay(entries, amount or 0, args.delay, rates=rates, credit_note=credit_note)
     except MissingRateError as err:
         missing, delay = err, err.delay
     if delay.state == "no_start":
         out("  payment delay: not yet made available to the buyer, not started")
+        return
+    if delay.state == "no_delay" and "credit_note" in delay.notes:
+        out("  payment delay: none, this is a credit note (the buyer owes no payment under it)")
         return
     if delay.state == "no_delay":
         out("  payment delay: rejected or cancelled, no payment due")
