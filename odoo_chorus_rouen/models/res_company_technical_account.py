@@ -248,7 +248,8 @@ class ResCompany(models.Model):
             "meanwhile. The account is checked again by itself, less and less often, and sending resumes as soon "
             "as a check passes. If its password was changed, has expired or is locked, renew it on the Chorus Pro "
             "portal and type it in Invoicing > Configuration > Settings > Chorus Pro: sending then resumes at once.",
-            login=company.chorus_pro_login or "?", when=format_datetime(env, fields.Datetime.now()),
+            login=company.chorus_pro_login or "?",
+            when=format_datetime(env, fields.Datetime.now(), tz=company.partner_id.tz or env.user.tz or False),
             operation=check.operation, answer=check.answer, company=company.name,
         )
         if not company.chorus_pro_account_refused:
