@@ -329,6 +329,10 @@ def cmd_track(args: argparse.Namespace) -> int:
         if status:
             return status
     else:
+        from .track_late_payment import rate_overrides
+
+        for line in rate_overrides(args):
+            _out(line)
         invoices = list(client.search_invoices(invoice_number=args.invoice))
         if not invoices:
             _out(f"Invoice {printable(args.invoice)}: not found on Chorus Pro (not deposited, or its flow is not "

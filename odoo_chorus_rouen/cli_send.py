@@ -182,19 +182,27 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
     outbox.send_due(numbers=list(numbers))
     outbox.follow(earlier)
     auth_refused = False
+    account_check = None  # the dedicated check, made once for the run when a call was answered 401
     for number, path in numbers.items():
         item = outbox.get(number)
         status, line, to_stderr = _outcome(outbox, item, printable(path), ui)
+        if line is None:  # the gateway refused a call: the dedicated check says whether the credentials are wrong
+            account_check = account_check or _check_account(settings, ui, item.supplier_siret)
+            refused, reason = _authentication_line(item, account_check)
+            auth_refused = auth_refused or refused
+            line = f"{printable(path)}: invoice {printable(number)} not deposited: {printable(reason)}"
         (ui._err if to_stderr else ui._out)(line)
-        auth_refused = auth_refused or item.error_code == "authentication_error"
         worst = max(worst, status)
     if auth_refused:
         ui._err(f"configuration: Chorus Pro ({describe_scope(settings)}) refused the credentials: {AUTH_FIX}")
     return worst
 
 
-def _outcome(outbox, item, path: str, ui) -> tuple[int, str, bool]:
-    """``(exit status, line, to stderr)``: what became of one named invoice in this run."""
+def _outcome(outbox, item, path: str, ui) -> tuple[int, str | None, bool]:
+    """``(exit status, line, to stderr)``: what became of one named invoice in this run.
+
+    The line is None for a call the gateway refused: the caller words it after the dedicated check.
+    """
     number = printable(item.number)
     error = printable(item.error) if item.error else ""
     holder = outbox.claim_holder(item.number) if item.state in ("queued", "sending") else None
@@ -225,8 +233,7 @@ def _outcome(outbox, item, path: str, ui) -> tuple[int, str, bool]:
     if item.state in _DEPOSITED and item.flow_number:
         return ui.EXIT_OK, f"{path}: invoice {number} deposited as flow {printable(item.flow_number)}", False
     if item.error_code == "authentication_error":
-        line = f"{path}: invoice {number} not deposited: Chorus Pro refused the credentials ({error})"
-        return ui.EXIT_ERROR, line, True
+        return ui.EXIT_ERROR, None, True
     if item.state == "sending":
         return ui.EXIT_ERROR, (
             f"{path}: invoice {number}: no answer from Chorus Pro, which may have recorded it"
@@ -239,3 +246,33 @@ def _outcome(outbox, item, path: str, ui) -> tuple[int, str, bool]:
             "(send --pending retries what is left due)"
         ), False
     return ui.EXIT_ERROR, f"{path}: invoice {number} not deposited: {error}", True
+
+
+def _check_account(settings: dict, ui, siret: str | None):
+    """The dedicated check of the credentials (``core.technical_account.check_account``): a new token, then a
+    cheap read with the technical account. A call answered 401 is never taken alone for refused credentials."""
+    from .core.technical_account import check_account
+
+    client = ui.make_client(settings)
+    try:
+        return check_account(client, siret)
+    finally:
+        client.close()
+
+
+def _authentication_line(item, check) -> tuple[bool, str]:
+    """``(credentials refused, what to tell)`` for an invoice whose deposit the gateway refused.
+
+    ``item.error`` (the client's words, "refused the credentials twice") is shown only when the check confirms it.
+    """
+    if check.refused:
+        return True, (f"Chorus Pro refused the technical account: a check with a new access token "
+                      f"({check.operation}) was answered {check.answer}")
+    if check.operation == "token":
+        return True, f"Chorus Pro refused the credentials ({item.error})"  # PISTE refused the application itself
+    retry = "Name the file again to retry now (send --pending retries what is left due)"
+    if check.passed:
+        return False, ("the gateway refused the deposit, but a check of the credentials right after, with a new "
+                       f"access token, passed. {retry}")
+    return False, (f"the gateway refused the deposit, and the credentials could not be checked right after "
+                   f"({check.answer}). {retry}")

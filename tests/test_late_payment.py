@@ -167,7 +167,7 @@ def test_still_suspended_never_late_and_bad_delay_refused():
     delay = compute_delay(_history(("MISE_A_DISPOSITION", "2026-03-02"), ("SUSPENDUE", "2026-03-05")), AMOUNT, 30,
                           as_of=date(2026, 6, 1))
     assert delay.state == "running" and delay.due_on is None and delay.days_suspended == 88
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="from 1 to 365 days"):
         compute_delay([], AMOUNT, 0)
 
 

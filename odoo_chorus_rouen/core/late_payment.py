@@ -31,7 +31,11 @@ article or of an official table, [S] secondary source (professional press, forum
   ``COMPLETEE`` ends at the next status the buyer sets [U].
 - **End**: the payment is initiated (*mise en paiement*): Chorus Pro's ``MISE_EN_PAIEMENT``; when the
   history does not show it, the payment date recorded in Odoo (``paid_on``) [U: Chorus Pro's status is
-  the best evidence we have; the accountant may correct it].
+  the best evidence we have; the accountant may correct it]. A payment initiated before the invoice
+  was made available (the buyer paid on the paper or PDF copy) ends the delay before it started: on
+  time, whatever the order of the history's entries.
+- **Credit notes**: no payment is owed by the buyer under a credit note (it is the supplier who owes
+  the amount): no delay, no lateness, no interest, no indemnity (``credit_note=True``).
 - **Interest**: due "de plein droit et sans autre formalité" from the day after the delay expires
   (L2192-13 [C], quoted by TA Bastia 29 Aug 2022 on doctrine.fr) until the payment is initiated,
   that day included [U: R2192-32 from memory]; on the amount due including VAT [U: R2192-32 from
@@ -45,6 +49,8 @@ article or of an official table, [S] secondary source (professional press, forum
   [S]: several sources give 40 EUR, the article's text itself was not read here).
 - Interest and indemnity are to be paid within 45 days of the payment of the principal (R2192-36 [C],
   legal.tricoteuses.fr). They are outside the scope of VAT (damages, not the price of a supply) [S].
+- **A missing rate** stops only the interest: the days late and the indemnity do not depend on it. The
+  :class:`MissingRateError` carries them (``err.delay``, its ``interest`` is None).
 
 Worked example (the issue's): 12,000.00 EUR made available on 2026-03-02, 30 days, payment initiated
 on 2026-04-20. Due on 2026-04-01, 19 days late; interest starts on 2026-04-02 (first half of 2026:
@@ -73,11 +79,15 @@ from .errors import ChorusError
 __all__ = [
     "ECB_MRO_RATES",
     "INDEMNITY",
+    "MAX_DELAY_DAYS",
+    "MAX_ECB_RATE",
     "RATE_MARGIN",
     "SECOND_DELAY_DAYS",
     "EcbRate",
     "MissingRateError",
     "PaymentDelay",
+    "check_delay_days",
+    "check_ecb_rate",
     "compute_delay",
     "half_year",
     "half_year_label",
@@ -89,6 +99,10 @@ RATE_MARGIN = Decimal("8")  # points added to the ECB rate (R2192-31)
 INDEMNITY = Decimal("40.00")  # EUR per late invoice (D2192-35)
 SECOND_DELAY_DAYS = 30  # the new delay after an interruption, at least (R2192-29)
 DEFAULT_DELAY_DAYS = 30  # State and local authorities (R2192-10)
+MAX_DELAY_DAYS = 365  # a delay the law caps at 60 days (R2192-11); beyond a year it is a typing error
+#: Highest ECB main refinancing rate taken (percent): the ECB's highest ever was 4.75 % (2000); a rate
+#: above this is a typing error (a rate in per mille, or the interest rate itself), never a real one.
+MAX_ECB_RATE = Decimal("25")
 CENT = Decimal("0.01")
 
 AVAILABLE = "MISE_A_DISPOSITION"
@@ -158,13 +172,50 @@ def half_year_label(year: int, half: int) -> str:
 
 
 class MissingRateError(ChorusError, LookupError):
-    """The ECB rate of the half-year in which the interest starts to run is not known."""
+    """The ECB rate of the half-year in which the interest starts to run is not known.
+
+    ``delay`` is what is known without the rate: the :class:`PaymentDelay` with its days late and the
+    indemnity, and ``interest`` None (the interest waits for the rate).
+    """
 
     code = "late_payment_rate_missing"
     default_message = (
         "The ECB main refinancing rate of %(half_year)s (in force on %(first_day)s) is missing: "
         "interest that started to run on %(start)s cannot be computed. Add the rate to the ECB rate table."
     )
+    delay: PaymentDelay | None = None
+
+
+def check_ecb_rate(rate: Decimal | float | str) -> Decimal:
+    """``rate`` (percent) as a Decimal when it can be an ECB main refinancing rate: 0 to :data:`MAX_ECB_RATE`.
+
+    >>> check_ecb_rate("2.15")
+    Decimal('2.15')
+    >>> check_ecb_rate(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: an ECB main refinancing rate is between 0 and 25 %, not -1 %
+    """
+    value = Decimal(str(rate))
+    if not value.is_finite() or not 0 <= value <= MAX_ECB_RATE:
+        raise ValueError(f"an ECB main refinancing rate is between 0 and {MAX_ECB_RATE} %, not {rate} %")
+    return value
+
+
+def check_delay_days(days: int) -> int:
+    """``days`` when it can be a legal payment delay: 1 to :data:`MAX_DELAY_DAYS`.
+
+    >>> check_delay_days(50)
+    50
+    >>> check_delay_days(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: a payment delay is from 1 to 365 days (30 for local authorities, 50 for public hospitals), not 0
+    """
+    if not 1 <= days <= MAX_DELAY_DAYS:
+        raise ValueError(f"a payment delay is from 1 to {MAX_DELAY_DAYS} days (30 for local authorities, 50 for "
+                         f"public hospitals), not {days}")
+    return days
 
 
 def interest_amount(amount: Decimal, ecb_rate: Decimal, days: int) -> Decimal:
@@ -186,8 +237,10 @@ class PaymentDelay:
     """The payment delay of one invoice, counted so far (``as_of``) or final (payment initiated).
 
     ``state``: ``no_start`` (never made available to the buyer: nothing counts yet), ``no_delay``
-    (rejected / abandoned: no payment owed), ``running`` (within the delay, unpaid), ``overdue``
-    (delay expired, unpaid: interest accrues), ``paid_on_time``, ``paid_late``.
+    (rejected / abandoned, or a credit note (note ``credit_note``): no payment owed), ``running`` (within
+    the delay, unpaid), ``overdue`` (delay expired, unpaid: interest accrues), ``paid_on_time``,
+    ``paid_late``. ``interest`` (and ``total_due``) is None while the ECB rate is missing
+    (:class:`MissingRateError`).
     """
 
     state: str
@@ -206,7 +259,7 @@ class PaymentDelay:
     interest_from: date | None = None
     ecb_rate: Decimal | None = None
     rate: Decimal | None = None  # ecb_rate + 8 points
-    interest: Decimal = Decimal("0.00")
+    interest: Decimal | None = Decimal("0.00")
     indemnity: Decimal = Decimal("0.00")
     notes: tuple[str, ...] = field(default=())
 
@@ -219,8 +272,8 @@ class PaymentDelay:
         return self.state in ("paid_on_time", "paid_late", "no_delay")
 
     @property
-    def total_due(self) -> Decimal:
-        return self.interest + self.indemnity
+    def total_due(self) -> Decimal | None:
+        return None if self.interest is None else self.interest + self.indemnity
 
     @property
     def half_year(self) -> tuple[int, int] | None:
@@ -238,7 +291,7 @@ class PaymentDelay:
             elif isinstance(value, tuple):
                 value = list(value)
             out[name] = value
-        out["total_due"] = str(self.total_due)
+        out["total_due"] = None if self.total_due is None else str(self.total_due)
         return out
 
 
@@ -276,6 +329,7 @@ def compute_delay(
     paid_on: date | None = None,
     as_of: date | None = None,
     rates: Mapping[tuple[int, int], Decimal] | None = None,
+    credit_note: bool = False,
 ) -> PaymentDelay:
     """Count the payment delay of one invoice and what its lateness gives (see the module's rules).
 
@@ -287,9 +341,11 @@ def compute_delay(
         ``MISE_EN_PAIEMENT``.
     :param as_of: "today" for an unpaid invoice (default: :meth:`date.today`).
     :param rates: ``{(year, half): ECB MRO rate}``; default :data:`ECB_MRO_RATES`.
+    :param credit_note: the document is a credit note (Chorus Pro's ``AVOIR``): no payment is owed under
+        it, state ``no_delay``.
     :raises MissingRateError: the invoice is late and the rate of the half-year in which the interest
-        started to run is not in ``rates``.
-    :raises ValueError: ``legal_days`` is not a positive number of days.
+        started to run is not in ``rates`` (``err.delay``: the days late and the indemnity).
+    :raises ValueError: ``legal_days`` is not a number of days from 1 to :data:`MAX_DELAY_DAYS`.
 
     A suspension at the very start: the 30 days start again at completion (R2192-29).
 
@@ -304,15 +360,20 @@ def compute_delay(
     >>> delay = compute_delay([("MISE_A_DISPOSITION", "2026-03-02"), ("MISE_EN_PAIEMENT", "2026-03-30")], 100)
     >>> delay.state, delay.days_late, delay.total_due
     ('paid_on_time', 0, Decimal('0.00'))
+
+    A credit note owes the buyer nothing to pay: no delay at all.
+
+    >>> compute_delay([("MISE_A_DISPOSITION", "2025-03-02")], 100, credit_note=True).state
+    'no_delay'
     """
-    legal_days = int(legal_days)
-    if legal_days <= 0:
-        raise ValueError(f"the payment delay must be a positive number of days, not {legal_days}")
+    legal_days = check_delay_days(int(legal_days))
     amount = Decimal(str(amount)).quantize(CENT, rounding=ROUND_HALF_UP)
     table = rate_table() if rates is None else rates
     today = as_of or date.today()
     events = _events(history)
     notes: list[str] = []
+    if credit_note:
+        return PaymentDelay(state="no_delay", legal_days=legal_days, amount=amount, as_of=today, notes=("credit_note",))
 
     # Start: the first MISE_A_DISPOSITION, or the first one after the last recycling.
     last_recycle = max((i for i, (code, _day_) in enumerate(events) if code == TO_RECYCLE), default=-1)
@@ -325,8 +386,9 @@ def compute_delay(
     available_on = events[start_index][1]
     later = events[start_index + 1:]
 
-    # End: payment initiated on Chorus Pro, else the payment recorded in Odoo.
-    paid_day = next((day for code, day in later if code == PAYMENT), None)
+    # End: payment initiated on Chorus Pro (even before the invoice was made available: then on time),
+    # else the payment recorded in Odoo.
+    paid_day = next((day for code, day in events if code == PAYMENT), None)
     paid_source = "chorus" if paid_day else None
     if paid_day is None and paid_on is not None:
         paid_day, paid_source = _day(paid_on), "odoo"
@@ -383,8 +445,14 @@ def compute_delay(
     interest_from = due_on + timedelta(days=1)
     year, half = half_year(interest_from)
     ecb_rate = table.get((year, half))
+    late = {
+        "state": "paid_late" if paid_day else "overdue",
+        "days_late": days_late,
+        "interest_from": interest_from,
+        "indemnity": INDEMNITY,
+    }
     if ecb_rate is None:
-        raise MissingRateError(
+        error = MissingRateError(
             params={
                 "half_year": half_year_label(year, half),
                 "first_day": date(year, 1 if half == 1 else 7, 1).isoformat(),
@@ -393,14 +461,13 @@ def compute_delay(
                 "half": half,
             }
         )
+        error.delay = PaymentDelay(interest=None, **late, **{**common, "notes": (*notes, "rate_missing")})
+        raise error
     ecb_rate = Decimal(str(ecb_rate))
     return PaymentDelay(
-        state="paid_late" if paid_day else "overdue",
-        days_late=days_late,
-        interest_from=interest_from,
         ecb_rate=ecb_rate,
         rate=ecb_rate + RATE_MARGIN,
         interest=interest_amount(amount, ecb_rate, days_late),
-        indemnity=INDEMNITY,
+        **late,
         **common,
     )

@@ -10,6 +10,7 @@ from . import res_partner_directory_refresh
 from . import res_partner_directory_lock
 from . import res_company_directory_refresh
 from . import res_company_technical_account
+from . import res_company_account_check
 from . import res_config_settings_directory_refresh
 from . import account_edi_xml_cii
 from . import account_edi_xml_cii_late_payment

@@ -23,7 +23,7 @@ from ..core import delivery  # noqa: TID252
 from ..core.budgets import compact_siret, is_valid_siret  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from ..core.status import ChorusState, flow_status, invoice_status  # noqa: TID252
-from .chorus_pro_messages import error_message
+from .chorus_pro_messages import error_message, message_env
 from .chorus_pro_routing import ENGAGEMENT_MAX_LENGTH  # noqa: F401 - kept importable from here
 
 _logger = logging.getLogger(__name__)
@@ -122,7 +122,11 @@ class AccountMove(models.Model):
         help="identifiantFactureCPP: the invoice's identifier on Chorus Pro.",
     )
     chorus_pro_deposit_date = fields.Datetime(string="Chorus Pro Deposit Date", copy=False, readonly=True)
-    chorus_pro_last_sync = fields.Datetime(string="Chorus Pro Last Sync", copy=False, readonly=True)
+    chorus_pro_last_sync = fields.Datetime(
+        string="Chorus Pro Last Update", copy=False, readonly=True,
+        help="When the status sync last read something new about this invoice on Chorus Pro (its ID, flow state "
+             "or status). The sync itself runs every hour and writes nothing when nothing changed.",
+    )
     chorus_pro_error = fields.Text(string="Chorus Pro Message", copy=False, readonly=True)
     chorus_pro_attachment_id = fields.Many2one(
         "ir.attachment", string="Chorus Pro File", copy=False, readonly=True,
@@ -258,6 +262,7 @@ class AccountMove(models.Model):
         return text
 
     def _chorus_pro_label(self, field_name):
+        """The label of the invoice's field ``field_name`` in the language of ``self.env``, as the form shows it."""
         return self._fields[field_name]._description_string(self.env)
 
     # -------------------------------------------------------------------------
@@ -294,12 +299,14 @@ class AccountMove(models.Model):
             if not bank:
                 issues.append(_(
                     "The invoice has no bank account to be paid on: set your company's IBAN account as "
-                    "'Recipient Bank' (Other Info tab), or add one to the company."
+                    "'%(field)s' (Other Info tab), or add one to the company.",
+                    field=self._chorus_pro_label("partner_bank_id"),
                 ))
             elif not stdnum_iban.is_valid(bank.acc_number or ""):
                 issues.append(_(
                     "The bank account %(account)s is not a valid IBAN: Chorus Pro only accepts payment to an "
-                    "IBAN. Correct the account or choose another 'Recipient Bank'.", account=bank.acc_number,
+                    "IBAN. Correct the account or choose another '%(field)s'.", account=bank.acc_number,
+                    field=self._chorus_pro_label("partner_bank_id"),
                 ))
         if self.currency_id.name != "EUR":
             issues.append(_(
@@ -343,7 +350,8 @@ class AccountMove(models.Model):
 
     def _chorus_pro_raise_if_issues(self):
         blocks = []
-        for move in self:
+        # One language for the whole refusal (header, lines, field labels), also over RPC without a context.
+        for move in self.with_env(message_env(self.env)):
             issues = move._chorus_pro_check_issues()
             if issues:
                 if move.name and move.name != "/":

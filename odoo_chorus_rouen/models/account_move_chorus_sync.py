@@ -4,6 +4,13 @@
 since the last sync (matched by Chorus id, else flow number + number), the flow report only for
 flows that are not resolved yet; changes go to the chatter, statuses that need the supplier
 put an activity on the invoice, final statuses stop the polling.
+
+One sync of a company at a time: a session advisory lock (taken without waiting, held across the
+run's commits, released by PostgreSQL if the worker dies). A second run of the same company (the
+cron on another server, ``chorus-rouen odoo sync``, a button) skips it: the first one is doing the
+work. A run writes an invoice only when Chorus Pro tells something new about it
+(``chorus_pro_last_sync`` is then the time the last change was read), so that the search's overlap
+with the previous run (``sync_margin_minutes``) rewrites nothing and never collides with the send job.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from odoo.tools import format_datetime
 from ..core import delivery  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from ..core.status import invoice_status  # noqa: TID252
+from . import chorus_pro_job_lock as job_lock
 from .account_move import (
     FLOW_INTEGRATED,
     FLOW_REJECTED,
@@ -32,6 +40,9 @@ from .account_move import (
 )
 
 _logger = logging.getLogger(__name__)
+
+# Session advisory lock namespace ("CPS0"): one status sync of a company at a time, across its commits.
+SYNC_NAMESPACE = 0x43505330
 
 
 class _SyncEffects:
@@ -68,6 +79,10 @@ class AccountMove(models.Model):
         companies = self.env["res.company"].browse([company.id for company, in groups])
         done = 0
         for company in companies:
+            if not self._chorus_pro_sync_lock(company):
+                _logger.info("Chorus Pro: status sync of company %s skipped: another run is syncing it now",
+                             company.id)
+                continue
             try:
                 lang = self.env.context.get("lang") or company.partner_id.lang or "en_US"
                 done += self.with_company(company).with_context(lang=lang)._chorus_pro_sync_company(company)
@@ -75,8 +90,23 @@ class AccountMove(models.Model):
                 _logger.exception("Chorus Pro: status sync of company %s failed", company.id)
                 if self._chorus_pro_can_commit():
                     self.env.cr.rollback()
+            finally:
+                job_lock.unlock(company, SYNC_NAMESPACE)
         self.env["ir.cron"]._notify_progress(done=done, remaining=0)
         return done
+
+    @api.model
+    def _chorus_pro_sync_lock(self, company):
+        """Take the status sync of ``company`` for this run; False when another run has it.
+
+        The run's transaction is then committed (when committing is allowed), so that it starts from what
+        the run that held the lock before committed.
+        """
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", (SYNC_NAMESPACE, company.id))
+        if not self.env.cr.fetchone()[0]:
+            return False
+        self._chorus_pro_commit()
+        return True
 
     @api.model
     def _chorus_pro_sync_company(self, company):
@@ -270,12 +300,13 @@ class AccountMove(models.Model):
         still shows its old values here (read what was written from the values, not the record).
         """
         self.ensure_one()
-        vals = {"chorus_pro_last_sync": fields.Datetime.now()}
+        vals = {}
         if not self.chorus_pro_invoice_id:
             vals["chorus_pro_invoice_id"] = str(summary.chorus_id)
         if self.chorus_pro_flow_state != FLOW_INTEGRATED:
             vals["chorus_pro_flow_state"] = FLOW_INTEGRATED  # an invoice exists: its flow was integrated
-        self._chorus_pro_write(vals)
+        if vals:
+            self._chorus_pro_write({**vals, "chorus_pro_last_sync": fields.Datetime.now()})
         changed = "chorus_pro_invoice_id" in vals
         new_date = _utc_naive(summary.status_date)
         if self.chorus_pro_status_date and new_date and new_date < self.chorus_pro_status_date:
@@ -291,11 +322,13 @@ class AccountMove(models.Model):
         return self._chorus_pro_apply_status(summary.status, summary.status_date, comment) or changed
 
     def _chorus_pro_apply_status(self, code, status_date=None, comment=None):
-        """Record an invoice status: state, chatter entry, activity when the supplier must act."""
+        """Record an invoice status: state, chatter entry, activity when the supplier must act.
+        Returns whether anything changed (nothing is written otherwise)."""
         self.ensure_one()
         if not code or code == self.chorus_pro_status:
             if self.chorus_pro_state == "sent" and code:
-                self._chorus_pro_write({"chorus_pro_state": STATE_BY_CORE.get(invoice_status(code).state, "delivered")})
+                self._chorus_pro_write({"chorus_pro_state": STATE_BY_CORE.get(invoice_status(code).state, "delivered"),
+                                        "chorus_pro_last_sync": fields.Datetime.now()})
                 return True
             return False
         info = invoice_status(code)
@@ -306,6 +339,7 @@ class AccountMove(models.Model):
             "chorus_pro_status": code,
             "chorus_pro_status_date": _utc_naive(status_date) or fields.Datetime.now(),
             "chorus_pro_state": state,
+            "chorus_pro_last_sync": fields.Datetime.now(),
         }
         if info.action_needed and comment:
             vals["chorus_pro_error"] = _("Reason given by the recipient: %(reason)s", reason=comment)
@@ -377,9 +411,8 @@ class AccountMove(models.Model):
         report = client.flow_report(self.chorus_pro_flow_number)
         info = report.info
         ours = [dp for dp in report.dp_errors if not dp.invoice_number or dp.invoice_number == self.name]
-        vals = {"chorus_pro_last_sync": fields.Datetime.now()}
         changed = report.state != self.chorus_pro_flow_state
-        vals["chorus_pro_flow_state"] = report.state
+        vals = {"chorus_pro_flow_state": report.state, "chorus_pro_last_sync": fields.Datetime.now()}
         rejected = report.state in FLOW_REJECTED or (report.state == "IN_INTEGRE_PARTIEL" and ours)
         if (rejected and ours and not report.technical_errors
                 and all(delivery.is_duplicate_refusal(dp.message) for dp in ours)):
@@ -399,8 +432,8 @@ class AccountMove(models.Model):
             ]))
             self._chorus_pro_schedule_activity(report.state, self._chorus_pro_status_text(info))
             return True
-        self._chorus_pro_write(vals)
-        if changed:
+        if changed:  # a flow still in the same step: nothing is written
+            self._chorus_pro_write(vals)
             self._chorus_pro_log(_("Chorus Pro flow %(flow)s: %(state)s.", flow=self.chorus_pro_flow_number,
                                    state=self._chorus_pro_status_text(info)))
         if report.state in (FLOW_INTEGRATED, "IN_INTEGRE_PARTIEL"):
@@ -444,8 +477,9 @@ class AccountMove(models.Model):
             return True
         if decision == "confirmed":
             changed = self.chorus_pro_flow_state != flow_state
-            self._chorus_pro_write({"chorus_pro_flow_state": flow_state, "chorus_pro_error": False,
-                                    "chorus_pro_last_sync": now})
+            if changed or self.chorus_pro_error:
+                self._chorus_pro_write({"chorus_pro_flow_state": flow_state, "chorus_pro_error": False,
+                                        "chorus_pro_last_sync": now})
             if changed:
                 self._chorus_pro_log(Markup("%s<br/>%s") % (expected, _(
                     "The original invoice is not listed by Chorus Pro yet: the next status sync looks for it. "

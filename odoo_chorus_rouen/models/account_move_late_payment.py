@@ -164,11 +164,12 @@ class AccountMove(models.Model):
             if move._chorus_pro_delay_inputs() is not None:
                 if rates is None:
                     rates = self.env["chorus.pro.ecb.rate"]._chorus_pro_rate_table()
+                missing = False
                 try:
                     delay = move._chorus_pro_delay(rates=rates)
-                except MissingRateError:
+                except MissingRateError as err:  # the dates are known, the interest waits for the rate
+                    delay, missing = err.delay, True
                     values["chorus_pro_late_state"] = "rate_missing"
-                    delay = None
                 if delay is not None:
                     values.update({
                         "chorus_pro_payment_delay": delay.legal_days,
@@ -176,9 +177,9 @@ class AccountMove(models.Model):
                         "chorus_pro_due_date": delay.due_on or False,
                         "chorus_pro_paid_date": delay.paid_on or False,
                         "chorus_pro_days_suspended": delay.days_suspended,
-                        "chorus_pro_late_state": delay.state,
+                        "chorus_pro_late_state": "rate_missing" if missing else delay.state,
                     })
-                    if delay.state == "paid_late":  # final figures only; "overdue" ones change every day
+                    if delay.state == "paid_late" and not missing:  # final figures only; "overdue" ones change
                         values.update({
                             "chorus_pro_days_late": delay.days_late,
                             "chorus_pro_late_rate": float(delay.rate),
@@ -209,10 +210,13 @@ class AccountMove(models.Model):
         """The delay in words, counted today for an unpaid invoice (translated)."""
         self.ensure_one()
         _ = self.env._
+        missing = None
         try:
             delay = self._chorus_pro_delay()
         except MissingRateError as err:
-            return self._chorus_pro_missing_rate_text(err)
+            missing, delay = err, err.delay
+            if delay is None:
+                return self._chorus_pro_missing_rate_text(err)
         if delay is None:
             return False
         currency = self.company_currency_id
@@ -243,12 +247,29 @@ class AccountMove(models.Model):
                 available=day(delay.available_on), days=delay.days_elapsed, delay=delay.legal_days,
                 due=day(delay.due_on) or "-",
             ) + suspended
+        if delay.state == "paid_on_time" and delay.paid_on < delay.available_on:
+            return _(
+                "Paid on time: payment initiated on %(paid)s, before Chorus Pro made the invoice available on "
+                "%(available)s. Nothing to claim.", paid=day(delay.paid_on), available=day(delay.available_on),
+            )
         if delay.state == "paid_on_time":
             return _(
                 "Paid on time: payment initiated on %(paid)s, %(days)s days after it was made available "
                 "(due by %(due)s). Nothing to claim.",
                 paid=day(delay.paid_on), days=delay.days_elapsed, due=day(delay.due_on),
             ) + suspended
+        if missing is not None:
+            # The days late and the indemnity do not depend on the rate; only the interest waits for it.
+            if delay.state == "overdue":
+                head = _("Not paid, %(late)s days late today (due by %(due)s). Due so far: the %(indemnity)s "
+                         "recovery indemnity, and interest that waits for the ECB rate.",
+                         late=delay.days_late, due=day(delay.due_on), indemnity=money(delay.indemnity))
+            else:
+                head = _("Paid %(late)s days late: payment initiated on %(paid)s, due by %(due)s. Due to you by law: "
+                         "the %(indemnity)s recovery indemnity, and interest that waits for the ECB rate.",
+                         late=delay.days_late, paid=day(delay.paid_on), due=day(delay.due_on),
+                         indemnity=money(delay.indemnity))
+            return f"{head} {self._chorus_pro_missing_rate_text(missing)}{suspended}"
         rate = f"{delay.rate:.2f}"  # not inside _(): Odoo's string extractor (Babel 2.10) cannot read f-strings
         amounts = _(
             "Interest %(interest)s (%(rate)s %% a year: ECB rate of %(half)s + 8 points, on %(amount)s for "

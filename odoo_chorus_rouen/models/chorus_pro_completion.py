@@ -155,12 +155,14 @@ class ChorusProCompletion(models.Model):
             try:
                 return self._chorus_pro_complete(client)
             except ChorusError as err:
-                if technical_account.is_account_refused(err):
-                    # Nothing was taken (PISTE refused it): the company-level stop says why; the completion
-                    # waits, counting no attempt, until the password is updated.
-                    company._chorus_pro_stop_sending(err)
-                    self._chorus_pro_commit()
-                    return "skipped"
+                if technical_account.is_account_suspected(err):
+                    if company._chorus_pro_account_suspected(err):
+                        # Nothing was taken (PISTE refused it): the company-level stop says why; the completion
+                        # waits, counting no attempt, until a check of the account passes.
+                        self._chorus_pro_commit()
+                        return "skipped"
+                    # The account's check passed (or could not be made): a failure that may pass.
+                    return self._chorus_pro_failed(self._chorus_pro_error_text(err), "retry")
                 kind = completion.classify_completion_failure(err)
                 return self._chorus_pro_failed(self._chorus_pro_error_text(err), kind,
                                                getattr(err, "retry_after", None))
@@ -203,7 +205,7 @@ class ChorusProCompletion(models.Model):
         try:
             result = complete_invoice(client, chorus_id, files, self.comment)
         except ChorusError as err:
-            if technical_account.is_account_refused(err):  # PISTE refused it before Chorus Pro took it
+            if technical_account.is_account_suspected(err):  # PISTE refused it before Chorus Pro took it
                 self.write({"state": previous_state, "attempts": self.attempts - 1})
             raise
         self.write({"state": "done", "done_date": fields.Datetime.now(), "next_try": False, "error": False})

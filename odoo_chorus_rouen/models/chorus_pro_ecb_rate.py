@@ -8,8 +8,9 @@ from datetime import date
 from decimal import Decimal
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
-from ..core.late_payment import RATE_MARGIN
+from ..core.late_payment import MAX_ECB_RATE, RATE_MARGIN
 
 
 class ChorusProEcbRate(models.Model):
@@ -49,6 +50,16 @@ class ChorusProEcbRate(models.Model):
         ("chorus_pro_ecb_rate_half_unique", "unique(year, half)", "There is already a rate for this half-year."),
         ("chorus_pro_ecb_rate_half_valid", "check(year > 1998)", "The year must be after 1998 (the euro's start)."),
     ]
+
+    @api.constrains("rate")
+    def _check_rate(self):
+        for record in self:
+            if not 0 <= record.rate <= float(MAX_ECB_RATE):
+                raise ValidationError(self.env._(
+                    "The ECB rate of %(half_year)s must be between 0 and %(max)s %% (the ECB's main refinancing rate, "
+                    "in percent, not the interest rate), not %(rate)s %%.",
+                    half_year=record.display_name, max=MAX_ECB_RATE, rate=record.rate,
+                ))
 
     @api.depends("rate", "year", "half")
     def _compute_interest_rate(self):

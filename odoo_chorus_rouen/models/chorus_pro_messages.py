@@ -12,6 +12,10 @@ the invoice side::
 
 Placeholders are named (``%(name)s``) and filled from the error's ``params``; a missing
 parameter renders as ``?`` rather than breaking the message.
+
+A message that names a field names it by its label in the message's language (:func:`field_label`),
+never by a label typed into the sentence; and every part of one message is worded in one environment
+(:func:`message_env`), also when the call comes without a language.
 """
 
 from odoo.tools.translate import LazyTranslate
@@ -83,3 +87,22 @@ def code_message(env, code, **params):
     """The translated message for ``code`` rendered with ``params`` (missing ones show as ``?``)."""
     message = env._(MESSAGES[code])
     return message % _Params(params)
+
+
+def message_env(env):
+    """``env``, with the language to word a message in: the context's, else the user's.
+
+    A call without a language (over RPC without a context, from a job) would otherwise mix two: Odoo's
+    ``_`` guesses the user's language from the caller's frame, while ``env._`` and the fields' labels
+    (``Field._description_string``) fall back to English. Word every part of a message (its header, its
+    lines and the labels of the fields it names) in the environment this returns.
+    """
+    if env.lang:
+        return env
+    lang = env["res.users"].context_get().get("lang") or "en_US"
+    return env(context={**env.context, "lang": lang})
+
+
+def field_label(env, model, field_name):
+    """The label of ``model``'s field ``field_name`` in ``env``'s language, as the form shows it."""
+    return env[model]._fields[field_name]._description_string(env)

@@ -7,9 +7,10 @@ would Chorus Pro take the invoice? :meth:`ChorusProRouting.check_recipient` answ
 of every problem, translated, in the words of the posting checks.
 """
 
-from odoo import _, api, models
+from odoo import api, models
 
 from ..core.budgets import compact_siret, is_valid_siret  # noqa: TID252
+from .chorus_pro_messages import field_label, message_env
 
 ENGAGEMENT_MAX_LENGTH = 50  # numeroBonCommande (BT-13) on Chorus Pro
 
@@ -33,16 +34,20 @@ class ChorusProRouting(models.AbstractModel):
         :param service_code: service code (service exécutant, BT-10).
         :param contract: contract reference (numéro de marché, BT-12): Chorus Pro sets no rule on it
             today (no documented requirement or size); taken so that every caller passes the whole routing.
-        :param labels: names of the fields the user fills, ``{"service": ..., "engagement": ...}``;
-            by default the invoice's.
-        :return: list of translated problems (empty: Chorus Pro would take it).
+        :param labels: the fields the user fills, ``{"service": (model, field name), "engagement": ...}``;
+            by default the invoice's. Named by their labels in the message's language.
+        :return: list of translated problems (empty: Chorus Pro would take it), all in one language
+            (``chorus_pro_messages.message_env``).
         """
+        env = message_env(self.env)
+        _ = env._
         if isinstance(recipient, int):
-            recipient = self.env["res.partner"].browse(recipient)
-        recipient = recipient.sudo(False)
+            recipient = env["res.partner"].browse(recipient)
+        recipient = recipient.with_env(env).sudo(False)
         engagement = (engagement or "").strip()
         service_code = (service_code or "").strip()
-        labels = {**self._chorus_pro_default_labels(), **(labels or {})}
+        fields_ = {**self._chorus_pro_default_labels(), **(labels or {})}
+        labels = {key: field_label(env, model, name) for key, (model, name) in fields_.items()}
         issues = []
         contact = recipient.display_name
         siret = compact_siret(recipient.siret or "")
@@ -89,7 +94,7 @@ class ChorusProRouting(models.AbstractModel):
                 issues.append(_(
                     "The service code %(code)s is not an active service of %(contact)s on Chorus Pro "
                     "(active services: %(codes)s).",
-                    code=service_code, contact=contact, codes=", ".join(sorted(codes)) or _("none"),
+                    code=service_code, contact=contact, codes=", ".join(sorted(codes)) or env._("none"),
                 ))
         return issues
 
@@ -103,8 +108,8 @@ class ChorusProRouting(models.AbstractModel):
 
     @api.model
     def _chorus_pro_default_labels(self):
-        fields_ = self.env["account.move"]._fields
+        """The invoice's fields of the routing: ``{key: (model, field name)}``."""
         return {
-            "service": fields_["buyer_reference"]._description_string(self.env),
-            "engagement": fields_["purchase_order_reference"]._description_string(self.env),
+            "service": ("account.move", "buyer_reference"),
+            "engagement": ("account.move", "purchase_order_reference"),
         }

@@ -5,7 +5,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..core.budgets import compact_siret, format_siret, is_valid_siret  # noqa: TID252
 from ..core.errors import AuthenticationError, ChorusError  # noqa: TID252
-from .chorus_pro_messages import code_message, error_message
+from .chorus_pro_messages import code_message, error_message, message_env
 from .res_partner import SIRET_INPUT_SIZE
 
 _logger = logging.getLogger(__name__)
@@ -96,9 +96,8 @@ class ResCompany(models.Model):
         names = list(CREDENTIAL_FIELDS)
         if company.chorus_pro_environment == "sandbox":
             names.insert(0, "chorus_pro_base_url")
-        return [
-            company._fields[name]._description_string(self.env) for name in names if not (company[name] or "").strip()
-        ]
+        env = message_env(self.env)
+        return [company._fields[name]._description_string(env) for name in names if not (company[name] or "").strip()]
 
     def chorus_pro_settings_report(self):
         """Public (RPC): which Chorus Pro settings each company still lacks, never their values.
@@ -147,8 +146,9 @@ class ResCompany(models.Model):
         from ..core.client import ChorusClient  # noqa: TID252
 
         missing = self._chorus_pro_missing_settings()
-        if missing:
-            raise UserError(code_message(self.env, "missing_credentials", company=self.name, fields=", ".join(missing)))
+        if missing:  # the labels and the sentence in one language, also over RPC without a context
+            raise UserError(code_message(message_env(self.env), "missing_credentials", company=self.name,
+                                         fields=", ".join(missing)))
         company = self.sudo()
         try:
             if company.chorus_pro_environment == "sandbox":

@@ -5,10 +5,12 @@
   weekly directory job; the manual date is used only when Chorus Pro gives none.
 * A daily job gives the Settings administrators of the company a to-do 30, 7 and 1 day(s) before,
   once per threshold and per expiry date.
-* When Chorus Pro refuses the technical account (wrong, expired or locked password), the send job
-  stops for the company (``_chorus_pro_stop_sending``): one company-level message on the settings
-  and in the log, no invoice counts an attempt. Changing the login or the password (or a
-  successful "Test connection") lifts the stop, and the next pass of the send job sends again.
+* When Chorus Pro refuses the technical account, the send job stops for the company
+  (``_chorus_pro_stop_sending``): one company-level message on the settings and in the log, no
+  invoice counts an attempt. "Refused" is concluded only from the dedicated check of the account
+  (``res_company_account_check``), never from the failure of a business call; that check is made
+  again by itself while sending is stopped, and sending resumes when it passes. Changing the login or
+  the password (or a successful "Test connection") lifts the stop at once.
 """
 
 import hashlib
@@ -16,6 +18,7 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
+from odoo.tools import format_datetime
 
 from ..core import technical_account  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
@@ -57,8 +60,8 @@ class ResCompany(models.Model):
         string="Technical Account Refused On",
         copy=False,
         readonly=True,
-        help="When Chorus Pro refused the technical account: sending is stopped for this company until its "
-        "login or password is updated.",
+        help="When the check of the technical account was first refused: sending is stopped for this company "
+        "until a check passes or its login or password is updated.",
     )
     chorus_pro_account_message = fields.Text(string="Technical Account Message", copy=False, readonly=True)
     chorus_pro_account_fingerprint = fields.Char(copy=False, readonly=True, groups="base.group_system")
@@ -231,26 +234,33 @@ class ResCompany(models.Model):
         companies = self.sudo().search([("chorus_pro_account_refused", "!=", False)])
         return companies.filtered(lambda c: c._chorus_pro_sending_stopped())
 
-    def _chorus_pro_stop_sending(self, err):
-        """Chorus Pro refused the technical account: one company-level message, sending stops."""
+    def _chorus_pro_stop_sending(self, check, next_check, checks=1):
+        """The dedicated check of the technical account (``check``, a ``core.technical_account.AccountCheck``)
+        was refused: one company-level message saying what it observed; sending stops until a check passes
+        (``res_company_account_check``) or the settings change."""
         self.ensure_one()
         company = self.sudo()
         lang = company.partner_id.lang or "en_US"
-        message = company.with_context(lang=lang).env._(
-            "Chorus Pro refused the technical account %(login)s (%(reason)s): its password is wrong, expired or "
-            "locked. Nothing is sent to Chorus Pro for %(company)s until it is fixed. Change the password on the "
-            "Chorus Pro portal if needed, type it in Invoicing > Configuration > Settings > Chorus Pro: the queued "
-            "invoices are then sent by themselves.",
-            login=company.chorus_pro_login or "?", reason=err.params.get("reason") or err.message,
-            company=company.name,
+        env = company.with_context(lang=lang).env
+        message = env._(
+            "Chorus Pro refuses the technical account %(login)s: on %(when)s, a check made with a new access "
+            "token (%(operation)s) was answered %(answer)s. Nothing is sent to Chorus Pro for %(company)s "
+            "meanwhile. The account is checked again by itself, less and less often, and sending resumes as soon "
+            "as a check passes. If its password was changed, has expired or is locked, renew it on the Chorus Pro "
+            "portal and type it in Invoicing > Configuration > Settings > Chorus Pro: sending then resumes at once.",
+            login=company.chorus_pro_login or "?",
+            when=format_datetime(env, fields.Datetime.now(), tz=company.partner_id.tz or env.user.tz or False),
+            operation=check.operation, answer=check.answer, company=company.name,
         )
         if not company.chorus_pro_account_refused:
-            _logger.warning("Chorus Pro: sending stopped for company %s (%s): the technical account is refused: %s",
-                            company.id, company.name, err)
+            _logger.warning("Chorus Pro: sending stopped for company %s (%s): the check of the technical account "
+                            "(%s) was answered %s", company.id, company.name, check.operation, check.answer)
         company.write({
-            "chorus_pro_account_refused": fields.Datetime.now(),
+            "chorus_pro_account_refused": company.chorus_pro_account_refused or fields.Datetime.now(),
             "chorus_pro_account_message": message,
             "chorus_pro_account_fingerprint": company._chorus_pro_account_key(),
+            "chorus_pro_account_checks": checks,
+            "chorus_pro_account_next_check": next_check,
         })
 
     def _chorus_pro_resume_sending(self, why):
@@ -261,6 +271,8 @@ class ResCompany(models.Model):
             "chorus_pro_account_refused": False,
             "chorus_pro_account_message": False,
             "chorus_pro_account_fingerprint": False,
+            "chorus_pro_account_checks": 0,
+            "chorus_pro_account_next_check": False,
         })
         for company in companies:
             _logger.info("Chorus Pro: sending resumed for company %s: %s", company.id, why)

@@ -3,7 +3,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..core.late_payment import DEFAULT_DELAY_DAYS
+from ..core.late_payment import DEFAULT_DELAY_DAYS, MAX_DELAY_DAYS
 
 
 class ResPartner(models.Model):
@@ -22,7 +22,7 @@ class ResPartner(models.Model):
     @api.constrains("chorus_pro_payment_delay")
     def _check_chorus_pro_payment_delay(self):
         for partner in self:
-            if partner.chorus_pro_payment_delay <= 0 or partner.chorus_pro_payment_delay > 365:
+            if partner.chorus_pro_payment_delay <= 0 or partner.chorus_pro_payment_delay > MAX_DELAY_DAYS:
                 raise ValidationError(self.env._(
                     "The payment delay of %(partner)s must be between 1 and 365 days (30 for local authorities, "
                     "50 for public hospitals).", partner=partner.display_name,

@@ -14,3 +14,5 @@ from . import test_technical_account
 from . import test_duplicate_refusal
 from . import test_directory_concurrency
 from . import test_order_read
+from . import test_sync_concurrency
+from . import test_field_labels

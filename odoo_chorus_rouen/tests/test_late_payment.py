@@ -6,8 +6,9 @@ from datetime import date
 import requests
 from lxml import etree
 
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.odoo_chorus_rouen.core.validation import extract_xml
 
@@ -169,8 +170,18 @@ class TestChorusProLatePayment(ChorusSandboxCase):
         self.assertEqual(invoice.chorus_pro_late_state, "rate_missing")
         self.assertIn("second half of 2026", invoice.chorus_pro_delay_summary)
         self.assertIn("ECB Rates", invoice.chorus_pro_delay_summary)
+        # The rate only holds the interest back: the days late and the indemnity are said (issue 18, point 3).
+        self.assertIn("Paid 10 days late", invoice.chorus_pro_delay_summary)
+        self.assertIn("recovery indemnity, and interest that waits for the ECB rate", invoice.chorus_pro_delay_summary)
+        self.assertIn("40.00", invoice.chorus_pro_delay_summary)
+        self.assertEqual((invoice.chorus_pro_due_date, invoice.chorus_pro_paid_date), (date(2026, 7, 10),
+                                                                                      date(2026, 7, 20)))
         with self.assertRaisesRegex(UserError, "second half of 2026"):
             invoice.action_chorus_pro_claim_late_payment()
+        for absurd in (-0.5, 25.5, 215.0):  # a negative rate, a rate in per mille, the interest rate itself...
+            with self.assertRaises(ValidationError) as caught:
+                rates.create({"year": 2026, "half": "2", "rate": absurd, "source": "test"})
+            self.assertIn("must be between 0 and 25 %", caught.exception.args[0])
         rates.with_user(self.user_accountant).create({"year": 2026, "half": "2", "rate": 2.0, "source": "test"})
         self.assertEqual(invoice.chorus_pro_late_state, "paid_late")
         # 2026-07-11 to 2026-07-20: 10 days at 10 %: 12,000.00 x 10 % x 10 / 365 = 32.876... -> 32.88
@@ -196,3 +207,55 @@ class TestChorusProLatePayment(ChorusSandboxCase):
         self.assertIn(invoice.payment_state, ("paid", "in_payment"))
         self.assertEqual(invoice.chorus_pro_paid_date, date(2026, 4, 20))
         self.assertEqual(invoice.chorus_pro_days_late, 19)
+
+    def paid_late_domains(self):
+        """The domains a user filters "paid late" invoices with: the search filters and the report's action."""
+        view = self.env.ref("odoo_chorus_rouen.view_account_invoice_filter_inherit_chorus_pro_late_payment")
+        arch = etree.fromstring(view.arch_db)
+        domains = [safe_eval(arch.xpath(f"//filter[@name='{name}']")[0].get("domain"))
+                   for name in ("chorus_pro_paid_late", "chorus_pro_paid_late_unclaimed")]
+        report = self.env.ref("odoo_chorus_rouen.action_chorus_pro_late_payment_report")
+        return [*domains, safe_eval(report.domain)]
+
+    def test_credit_note_followed_to_its_final_status_has_no_payment_delay(self):
+        invoice = self.delivered_invoice()
+        self.script_history(invoice, PAID_LATE)
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_late")
+        credit_note = self.make_credit_note(invoice, post=True)
+        self.send()
+        self.sync()
+        self.assertEqual(credit_note.chorus_pro_status, "MISE_A_DISPOSITION")
+        # Made available long ago and "paid" (its final status) long after: an invoice would be very late.
+        self.script_history(credit_note, PAID_LATE)
+        self.sandbox.set_invoice_status(int(credit_note.chorus_pro_invoice_id), "MISE_EN_PAIEMENT")
+        self.sync()
+        self.assertEqual(credit_note.chorus_pro_state, "paid")
+        self.assertEqual(credit_note.chorus_pro_late_state, "none", "no payment delay: the tab's group is hidden")
+        self.assertFalse(credit_note.chorus_pro_delay_summary)
+        self.assertEqual((credit_note.chorus_pro_payment_delay, credit_note.chorus_pro_days_late), (0, 0))
+        self.assertFalse(credit_note.chorus_pro_due_date)
+        self.assertEqual(credit_note.chorus_pro_late_total, 0.0)
+        for domain in self.paid_late_domains():
+            found = self.env["account.move"].search(domain)
+            self.assertIn(invoice, found)
+            self.assertNotIn(credit_note, found)
+        with self.assertRaisesRegex(UserError, "not paid late"):
+            credit_note.action_chorus_pro_claim_late_payment()
+        wizard = self.env["chorus.pro.late.payment.claim"].with_context(default_move_id=credit_note.id).create({
+            "interest": 10.0, "indemnity": 40.0,
+        })
+        with self.assertRaisesRegex(UserError, "not paid late"):
+            wizard.action_create_claim()
+        self.assertFalse(credit_note.chorus_pro_claim_ids)
+
+    def test_payment_initiated_before_it_was_made_available_is_on_time(self):
+        invoice = self.delivered_invoice()
+        self.script_history(invoice, [
+            {"status": "MISE_EN_PAIEMENT", "at": "2026-03-01"},
+            {"status": "MISE_A_DISPOSITION", "at": "2026-03-02"},
+        ])
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_on_time")
+        self.assertEqual(invoice.chorus_pro_days_late, 0)
+        self.assertIn("before Chorus Pro made the invoice available", invoice.chorus_pro_delay_summary)
+        for domain in self.paid_late_domains():
+            self.assertNotIn(invoice, self.env["account.move"].search(domain))

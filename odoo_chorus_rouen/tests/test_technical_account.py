@@ -1,4 +1,8 @@
-"""The technical account's password lifecycle, against the sandbox: expiry date, reminders, stop and resume."""
+"""The technical account's password lifecycle, against the sandbox: expiry date, reminders, stop and resume.
+
+Sending stops only when the dedicated check of the account is refused, never on a business call's 401
+(issue 18, point 0), and resumes by itself once a later check passes.
+"""
 
 import json
 import urllib.request
@@ -98,9 +102,12 @@ class TestChorusProTechnicalAccount(ChorusSandboxCase):
         self.assertEqual(set(invoices.mapped("chorus_pro_attempts")), {0})
         self.assertFalse(invoices.filtered(lambda m: m.chorus_pro_state == "error"))
         self.assertEqual(sum(self.deposits(invoice) for invoice in invoices), 0)
-        # One refused deposit (sent twice: a 401 gets one new token), then the job leaves the company alone.
+        # One refused deposit (sent twice: a 401 gets one new token), then one check of the account (a new token,
+        # a directory read, again after a new token), then the job leaves the company alone until the next check.
         self.assertEqual(self.sandbox.calls().get("deposerFluxFacture"), 2)
-        self.assertIn("refused the technical account", self.company.chorus_pro_account_message)
+        self.assertEqual(self.sandbox.calls().get("rechercherStructure"), 2)
+        self.assertIn("refuses the technical account", self.company.chorus_pro_account_message)
+        self.assertIn("was answered HTTP 401, login or password incorrects", self.company.chorus_pro_account_message)
         self.assertTrue(self.company.chorus_pro_account_refused)
         settings = self.env["res.config.settings"].create({})
         self.assertIn("Nothing is sent to Chorus Pro", settings.chorus_pro_account_message)
@@ -133,5 +140,86 @@ class TestChorusProTechnicalAccount(ChorusSandboxCase):
         self.assertTrue(ok, lines)
         self.assertFalse(self.company.chorus_pro_account_refused)
         self.send()
+        self.assertEqual(invoice.chorus_pro_state, "sent")
+        self.assertEqual(self.deposits(invoice), 1)
+
+    def due_check(self):
+        self.company.sudo().chorus_pro_account_next_check = fields.Datetime.now() - timedelta(seconds=1)
+
+    def test_token_refused_twice_on_a_business_call_does_not_stop_sending(self):
+        invoice = self.make_invoice(post=True)
+        self.send()  # a token is cached
+        second = self.make_invoice(post=True)
+        self.sandbox.inject_fault("expire_token", count=2, operation="deposerFluxFacture")
+        with mute_logger(*QUIET_ACCOUNT, "odoo.addons.odoo_chorus_rouen.models.res_company_account_check"):
+            self.send()
+        self.assertFalse(self.company.chorus_pro_account_refused, "a token expired twice is not a refused account")
+        self.assertFalse(self.company.chorus_pro_account_message)
+        self.assertEqual(second.chorus_pro_state, "to_send")
+        self.assertIn("even with a new access token", second.chorus_pro_error)
+        self.assertIn("a check of the technical account right after passed", second.chorus_pro_error)
+        self.assertNotIn("refused the credentials", second.chorus_pro_error)
+        self.due_now(second)
+        self.send()
+        self.assertEqual((invoice.chorus_pro_state, second.chorus_pro_state), ("sent", "sent"))
+        self.assertEqual(self.deposits(second), 1)
+
+        # The soak's case: a status search (settling an uncertain deposit) answered 401 twice.
+        third = self.make_invoice(post=True)
+        self.sandbox.inject_fault("cut", operation="deposerFluxFacture")
+        self.send()
+        self.assertEqual(third.chorus_pro_state, "sending")
+        self.sandbox.inject_fault("expire_token", count=2, operation="rechercherFactureParFournisseur")
+        self.due_now(third)
+        with mute_logger(*QUIET_ACCOUNT, "odoo.addons.odoo_chorus_rouen.models.res_company_account_check"):
+            self.send()
+        self.assertFalse(self.company.chorus_pro_account_refused)
+        self.assertEqual(third.chorus_pro_state, "sending", "still settled before any new deposit")
+        self.assertIn("right after passed", third.chorus_pro_error)
+        self.due_now(third)
+        self.send()
+        self.assertEqual(third.chorus_pro_state, "delivered", "the earlier deposit was found and adopted")
+        self.assertEqual(self.deposits(third), 1)
+
+    def test_refused_account_stops_then_resumes_by_itself(self):
+        invoice = self.make_invoice(post=True)
+        self.account(lock=True)
+        with mute_logger(*QUIET_ACCOUNT):
+            self.send()
+        company = self.company
+        self.assertTrue(company.chorus_pro_account_refused)
+        self.assertEqual((invoice.chorus_pro_state, invoice.chorus_pro_attempts), ("to_send", 0))
+        message = company.chorus_pro_account_message
+        self.assertIn("a check made with a new access token (rechercherStructure) was answered HTTP 401, login or "
+                      "password incorrects", message)
+        self.assertIn("checked again by itself", message)
+        self.assertEqual(company.chorus_pro_account_checks, 1)
+        first_next = company.chorus_pro_account_next_check
+        self.assertGreater(first_next, fields.Datetime.now())
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(settings.chorus_pro_account_next_check, first_next)
+
+        # Before the next check is due: nothing is called at all.
+        calls = dict(self.sandbox.calls())
+        self.send()
+        self.assertEqual(self.sandbox.calls(), calls)
+        # Due, still locked: refused again, the next check comes later (back-off), nothing deposited.
+        self.due_check()
+        with mute_logger(*QUIET_ACCOUNT):
+            self.send()
+        self.assertTrue(company.chorus_pro_account_refused)
+        self.assertEqual(company.chorus_pro_account_checks, 2)
+        delay = company.chorus_pro_account_next_check - fields.Datetime.now()
+        self.assertGreater(delay, first_next - company.chorus_pro_account_refused)
+        self.assertEqual(self.deposits(invoice), 0)
+        self.assertEqual(invoice.chorus_pro_attempts, 0)
+
+        # Unlocked on the portal; nobody touches Odoo: the next due check passes and the invoice goes.
+        self.account(unlock=True)
+        self.due_check()
+        self.send()
+        self.assertFalse(company.chorus_pro_account_refused)
+        self.assertFalse(company.chorus_pro_account_message)
+        self.assertEqual((company.chorus_pro_account_checks, company.chorus_pro_account_next_check), (0, False))
         self.assertEqual(invoice.chorus_pro_state, "sent")
         self.assertEqual(self.deposits(invoice), 1)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from odoo.addons.odoo_chorus_rouen.models.chorus_pro_messages import field_label, message_env
 from odoo.addons.odoo_chorus_rouen.models.chorus_pro_routing import ENGAGEMENT_MAX_LENGTH
 
 
@@ -139,18 +140,21 @@ class SaleOrder(models.Model):
         return True
 
     def _chorus_pro_labels(self):
+        """The order's fields of the routing, for ``chorus.pro.routing.check_recipient``."""
         return {
-            "service": self._fields["chorus_pro_service_code"]._description_string(self.env),
-            "engagement": self._fields["chorus_pro_engagement"]._description_string(self.env),
+            "service": ("sale.order", "chorus_pro_service_code"),
+            "engagement": ("sale.order", "chorus_pro_engagement"),
         }
 
     def _chorus_pro_issues(self):
-        """Every problem that would make Chorus Pro reject this order's invoices (translated texts)."""
+        """Every problem that would make Chorus Pro reject this order's invoices (translated texts, in one
+        language: the context's, else the user's)."""
         self.ensure_one()
         recipient = self.chorus_pro_recipient_id
         if not recipient:
             return []
-        order = self.with_company(self.company_id)  # this company's view of the recipient, never another's
+        env = message_env(self.env)
+        order = self.with_env(env).with_company(self.company_id)  # this company's view of the recipient only
         issues = order.env["chorus.pro.routing"].check_recipient(
             recipient.with_company(self.company_id),
             engagement=self.chorus_pro_engagement,
@@ -159,21 +163,23 @@ class SaleOrder(models.Model):
             labels=self._chorus_pro_labels(),
         )
         if issues and self.chorus_pro_engagement_proposal:
-            issues.append(self.env._(
-                "The Customer Reference %(reference)s may be the engagement number: if it is, use the 'Use as "
-                "engagement number' button (Other Info tab).", reference=self.chorus_pro_engagement_proposal,
+            issues.append(env._(
+                "The %(field)s %(reference)s may be the engagement number: if it is, use the 'Use as engagement "
+                "number' button (Other Info tab).",
+                field=field_label(env, "sale.order", "client_order_ref"), reference=self.chorus_pro_engagement_proposal,
             ))
         return issues
 
     def action_confirm(self):
         # EXTENDS sale: the posting checks of the recipient run at confirmation, for every order at once.
+        env = message_env(self.env)  # one language for the whole refusal, also over RPC without a context
         blocks = []
         for order in self:
             issues = order._chorus_pro_issues()
             if issues:
-                header = self.env._(
+                header = env._(
                     "%(order)s (%(customer)s) cannot be confirmed: Chorus Pro would reject its invoices.",
-                    order=order.name, customer=order.partner_invoice_id.display_name,
+                    order=order.name, customer=order.partner_invoice_id.with_env(env).display_name,
                 )
                 blocks.append("\n".join([header, *(f"- {issue}" for issue in issues)]))
         if blocks:
@@ -211,6 +217,7 @@ class SaleOrder(models.Model):
 
     def _chorus_pro_check_grouping(self, final=False):
         """Refuse to merge into one invoice orders whose Chorus Pro routing differs (one EJ per invoice)."""
+        env = message_env(self.env)
         keys = self._get_invoice_grouping_keys()
         groups = defaultdict(lambda: self.browse())
         for order in self:
@@ -223,9 +230,10 @@ class SaleOrder(models.Model):
             if len({order._chorus_pro_routing_key() for order in orders}) < 2:
                 continue
             lines = [
-                self.env._(
+                env._(
                     "%(order)s: recipient %(recipient)s, engagement number %(engagement)s, service code %(service)s, "
-                    "contract %(contract)s", order=order.name, recipient=order.chorus_pro_recipient_id.display_name,
+                    "contract %(contract)s", order=order.name,
+                    recipient=order.chorus_pro_recipient_id.with_env(env).display_name,
                     engagement=order.chorus_pro_engagement or "-", service=order.chorus_pro_service_code or "-",
                     contract=order.chorus_pro_contract or "-",
                 )
@@ -234,12 +242,13 @@ class SaleOrder(models.Model):
             blocks.append("\n".join(f"- {line}" for line in lines))
         if blocks:
             raise UserError("\n".join([
-                self.env._(
+                env._(
                     "These orders cannot be grouped into one invoice: Chorus Pro takes one engagement number, one "
                     "service code and one contract per invoice, for one recipient, and these orders differ:"
                 ),
                 *blocks,
-                self.env._("Invoice them separately (untick 'Consolidated Billing' when creating the invoices)."),
+                env._("Invoice them separately (untick '%(field)s' when creating the invoices).",
+                      field=field_label(env, "sale.advance.payment.inv", "consolidated_billing")),
             ]))
 
     def _create_invoices(self, grouped=False, final=False, date=None):

@@ -1,2 +1,3 @@
 from . import test_sale_order
 from . import test_order_read
+from . import test_field_labels
