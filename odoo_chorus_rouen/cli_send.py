@@ -5,7 +5,8 @@ account*: the token URL, the API URL, the PISTE client id and the technical logi
 (:func:`~.core.outbox.journal_scope`). A deposit is only reported for the platform and account that
 received it; the same invoice sent to another platform is deposited there.
 
-A run deposits the files it is given and nothing else; ``--pending`` deposits what earlier runs
+On a platform other than production, each file is first prepared for the test data set
+(:mod:`.cli_recipient_map`: ``--recipient-map``, ``--test-supplier``). A run deposits the files it is given and nothing else; ``--pending`` deposits what earlier runs
 left due on the same platform and account, after saying where. Naming a file again makes it due
 now (the back-off is for unattended retries), except a deposit left without answer, for which
 Chorus Pro is always asked first.
@@ -20,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .cli_recipient_map import MapRefusal, mapper_from
 from .core.errors import InputError
 from .core.sqlite_files import NotSQLiteError, sqlite_tables
 
@@ -101,21 +103,47 @@ def run_send(args: argparse.Namespace, settings: dict, ui) -> int:
 
     if not args.files and not args.pending:
         raise ui.CliError("give the invoice files to send, or --pending for what earlier runs left due")
+    try:
+        mapper = mapper_from(args, settings, os.environ)
+    except ValueError as err:
+        raise ui.CliError(str(err)) from None
     files = [(path, ui._read_file(path)) for path in args.files]
     journal_path = args.journal or ui.default_journal()
     try:
         outbox = open_journal(journal_path, settings, lambda: ui.make_client(settings), args.settle_delay)
     except JournalError as err:
         raise ui.CliError(str(err)) from None
+    checks = _CheckClient(lambda: ui.make_client(settings))
     try:
-        return _send(args, files, outbox, settings, ui, validate)
+        return _send(args, files, outbox, settings, ui, validate, mapper, checks)
     finally:
         outbox.close()
+        checks.close()
 
 
-def _send(args, files, outbox, settings, ui, validate) -> int:
+class _CheckClient:
+    """The client of the checks made before the deposits (created on first use only)."""
+
+    def __init__(self, factory: Callable) -> None:
+        self._factory = factory
+        self._client = None
+
+    def __getattr__(self, name: str):
+        if self._client is None:
+            self._client = self._factory()
+        return getattr(self._client, name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def _send(args, files, outbox, settings, ui, validate, mapper, checks) -> int:
     worst = ui.EXIT_OK
     numbers: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    if mapper.production_note():
+        ui._out(mapper.production_note())
     for path, data in files:
         report = validate(data, layout=args.layout)
         if not report.ok and not args.force:
@@ -124,6 +152,20 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
             worst = ui.EXIT_FAILED
             continue
         try:
+            prepared = mapper.prepare(data, report.facts, checks)
+        except MapRefusal as err:
+            ui._err(f"{path}: not sent: {err}")
+            worst = max(worst, ui.EXIT_ERROR)
+            continue
+        if prepared.note:  # the deposited file is the mapped one: validated as usual
+            data = prepared.data
+            report = validate(data, layout=args.layout)
+            if not report.ok and not args.force:
+                ui._print_report(path, report)
+                ui._out(f"{path}: not sent once mapped to the test data set (fix the errors above)")
+                worst = ui.EXIT_FAILED
+                continue
+        try:
             item = outbox.add(data, facts=report.facts)
         except InputError as err:
             ui._err(f"{path}: {err.message}")
@@ -131,6 +173,8 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
             continue
         outbox.retry_now(item.number)
         numbers[item.number] = path
+        if prepared.note:
+            notes[item.number] = prepared.note
     if args.pending:
         due = [item for item in outbox.due() if item.number not in numbers]
         where = describe_scope(settings)
@@ -148,6 +192,8 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
     auth_refused = False
     for number, path in numbers.items():
         item = outbox.get(number)
+        if number in notes:
+            ui._out(f"{path}: {notes[number]}")
         if item.state in _DEPOSITED and item.flow_number:
             ui._out(f"{path}: invoice {number} deposited as flow {item.flow_number}")
         elif item.error_code == "authentication_error":

@@ -35,10 +35,14 @@ from datetime import date, datetime
 
 from .errors import ChorusError
 
-__all__ = ["REMINDER_DAYS", "days_left", "due_reminder", "is_account_refused"]
+__all__ = ["PASSWORD_PERIOD_DAYS", "REMINDER_DAYS", "days_left", "due_reminder", "is_account_refused"]
 
 #: Days before the expiry at which the administrators get a to-do, largest first.
 REMINDER_DAYS = (30, 7, 1)
+#: How long a technical account's password lasts: the Chorus Pro community's guidance is to change it
+#: every 424 days (CHORUS_PRO_API.md §10 [S], "bonne pratique" page); Chorus Pro itself gives the date
+#: (``dateExpirationMotPasseCompteTech``) and that date wins whenever it is known.
+PASSWORD_PERIOD_DAYS = 424
 
 
 def is_account_refused(err: ChorusError) -> bool:

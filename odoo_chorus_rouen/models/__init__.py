@@ -10,6 +10,8 @@ from . import res_partner_directory_refresh
 from . import res_partner_directory_lock
 from . import res_company_directory_refresh
 from . import res_company_technical_account
+from . import chorus_pro_test_recipient
+from . import res_company_qualification
 from . import res_config_settings_directory_refresh
 from . import account_edi_xml_cii
 from . import account_edi_xml_cii_late_payment
@@ -27,3 +29,4 @@ from . import account_move_documents
 from . import chorus_pro_completion
 from . import account_move_completion
 from . import account_move_account_stop
+from . import account_move_qualification

@@ -44,6 +44,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/cpro/structures/v1/rechercher/services"): ("rechercherServicesStructure", "op_rechercher_services"),
     ("POST", "/cpro/structures/v1/consulter/service"): ("consulterServiceStructure", "op_consulter_service"),
     ("GET", "/cpro/transverses/v1/health-check"): ("healthCheck", "op_health_check"),
+    ("POST", "/cpro/transverses/v1/recuperer/structures/actives/fournisseur"): (
+        "recupererStructuresActivesPourFournisseur", "op_structures_actives_fournisseur"),
 }
 
 
@@ -114,7 +116,8 @@ def serve_api(request: Any, method: str, path: str) -> None:
     else:
         with engine.store.lock:  # one consistent view (e.g. a search's total and its page)
             reply = getattr(engine, handler)(payload)
-    status = reply.status or (200 if reply.code == 0 or reply.no_result else engine.functional_errors_http)
+    # "No result" (20000) is a functional code like the others: 200 or 400 as configured (0: always 200).
+    status = reply.status or (200 if reply.code == 0 else engine.functional_errors_http)
     _post_fault(request, fault)
     send(request, status, reply.body, reply.headers)
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import deposits, embedded, flows, invoice_status, invoices, seed
+from . import deposits, embedded, flows, invoice_status, invoices, qualification, seed
 from . import directory as dirmod
 from .access import DEFAULT_CREDENTIALS, SandboxCredentials
 from .clock import format_datetime
@@ -52,6 +52,10 @@ class SandboxServer:
     :param max_file_size: largest decoded deposit accepted (bytes); larger files get 413.
     :param validator: ``callable(bytes) -> report`` replacing ``core.validation.validate`` (tests).
     :param validation_layers: layers asked to ``core.validation.validate`` (``xsd``, ``schematron``).
+    :param platform: the personality, ``"sandbox"`` (the Métropole's directory) or ``"qualification"``
+        (only a test data set, more intermediate flow states: :mod:`.qualification`).
+    :param empty_search_code: how a search without result is answered: 20000 (``TRA_MSG_00.015``) or 0.
+    :param zero_criteria: ``"filter"`` (a zero amount criterion filters) or ``"ignore"``.
     """
 
     def __init__(
@@ -69,15 +73,24 @@ class SandboxServer:
         validator: Callable[[bytes], Any] | None = None,
         validation_layers: tuple[str, ...] = ("xsd",),
         keep_files: bool = True,
+        platform: str = "sandbox",
+        empty_search_code: int = 20000,
+        zero_criteria: str = "filter",
     ) -> None:
         self.host = host
         self.port = int(port)
         self.state_path = str(state_path)
         self.directory_file = directory_file
+        self.platform = platform
         self.store = Store(self.state_path)
+        try:
+            qualification.check_platform(self.store, platform)
+        except ValueError:
+            self.store.close()
+            raise
         dirmod.narrow_wide_ids(self.store)  # a state file of an earlier sandbox: ids into 32 bits
         if not self.store.scalar("SELECT COUNT(*) FROM structures"):
-            dirmod.load_structures(self.store, dirmod.load_directory_file())
+            dirmod.load_structures(self.store, qualification.directory_structures(platform))
         if directory_file:
             dirmod.load_structures(self.store, dirmod.load_directory_file(directory_file))
         self._credentials = credentials or DEFAULT_CREDENTIALS
@@ -91,6 +104,9 @@ class SandboxServer:
             validator=validator,
             validation_layers=validation_layers,
             keep_files=keep_files,
+            platform=platform,
+            empty_search_code=empty_search_code,
+            zero_criteria=zero_criteria,
         )
         self.faults = FaultBox(self.store)
         self._httpd: SandboxHTTPServer | None = None
@@ -189,6 +205,9 @@ class SandboxServer:
             "functional_errors_http": engine.functional_errors_http,
             "max_file_size": engine.max_file_size,
             "validation_layers": list(getattr(engine.validator, "layers", ()) or []),
+            "platform": engine.platform,
+            "empty_search_code": engine.empty_search_code,
+            "zero_criteria": engine.zero_criteria,
         }
 
     def configure(
@@ -197,9 +216,12 @@ class SandboxServer:
         routing_delay: float | None = None,
         functional_errors_http: int | None = None,
         max_file_size: int | None = None,
+        empty_search_code: int | None = None,
+        zero_criteria: str | None = None,
     ) -> dict[str, Any]:
-        """Change settings of a running sandbox (new deposits / new steps only)."""
+        """Change settings of a running sandbox (new deposits / new steps only; the personality stays)."""
         engine = self.engine
+        engine.set_readings(empty_search_code, zero_criteria)
         if functional_errors_http is not None:
             if int(functional_errors_http) not in (200, 400):
                 raise ValueError("functional_errors_http must be 200 or 400")
@@ -220,7 +242,7 @@ class SandboxServer:
         with self.store.transaction():
             self.store.clear(directory=directory)
             if directory:
-                dirmod.load_structures(self.store, dirmod.load_directory_file())
+                dirmod.load_structures(self.store, qualification.directory_structures(self.platform))
                 if self.directory_file:
                     dirmod.load_structures(self.store, dirmod.load_directory_file(self.directory_file))
             self.engine.clock.offset = 0.0
