@@ -6,7 +6,9 @@ account*: the token URL, the API URL, the PISTE client id and the technical logi
 received it; the same invoice sent to another platform is deposited there.
 
 On a platform other than production, each file is first prepared for the test data set
-(:mod:`.cli_recipient_map`: ``--recipient-map``, ``--test-supplier``). A run deposits the files it is given and nothing else; ``--pending`` deposits what earlier runs
+(:mod:`.cli_recipient_map`: ``--recipient-map``, ``--test-supplier``).
+
+A run deposits the files it is given and nothing else; ``--pending`` deposits what earlier runs
 left due on the same platform and account, after saying where. Naming a file again makes it due
 now (the back-off is for unattended retries), except a deposit left without answer, for which
 Chorus Pro is always asked first.
@@ -138,6 +140,44 @@ class _CheckClient:
             self._client.close()
 
 
+def _prepare(args, path, data, mapper, checks, ui, validate):
+    """Validate one file and prepare it for the platform: ``(exit status, bytes or None, report, note)``."""
+    report = validate(data, layout=args.layout)
+    if not report.ok and not args.force:
+        ui._print_report(path, report)
+        ui._out(f"{path}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
+        return ui.EXIT_FAILED, None, report, ""
+    try:
+        prepared = mapper.prepare(data, report.facts, checks)
+    except MapRefusal as err:
+        ui._err(f"{path}: not sent: {err}")
+        return ui.EXIT_ERROR, None, report, ""
+    if not prepared.note:
+        return ui.EXIT_OK, data, report, ""
+    report = validate(prepared.data, layout=args.layout)  # the deposited file is the mapped one: validated as usual
+    if not report.ok and not args.force:
+        ui._print_report(path, report)
+        ui._out(f"{path}: not sent once mapped to the test data set (fix the errors above)")
+        return ui.EXIT_FAILED, None, report, ""
+    return ui.EXIT_OK, prepared.data, report, prepared.note
+
+
+def _add_pending(outbox, numbers: dict[str, str], settings: dict, ui) -> None:
+    """``--pending``: what earlier runs left due on this platform and account joins the run (said first)."""
+    due = [item for item in outbox.due() if item.number not in numbers]
+    where = describe_scope(settings)
+    if due:
+        ui._out(f"Sending {len(due)} pending invoice(s) to {where}: " + ", ".join(i.number for i in due))
+    else:
+        ui._out(f"No pending invoice for {where}")
+    for item in outbox.items(("queued", "sending")):
+        if item.number not in numbers and item not in due:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.next_try))
+            ui._out(f"  {item.number} waits until {when} ({item.error}); name its file to retry it now")
+    for item in due:
+        numbers[item.number] = f"(pending) {item.filename}"
+
+
 def _send(args, files, outbox, settings, ui, validate, mapper, checks) -> int:
     worst = ui.EXIT_OK
     numbers: dict[str, str] = {}
@@ -145,26 +185,10 @@ def _send(args, files, outbox, settings, ui, validate, mapper, checks) -> int:
     if mapper.production_note():
         ui._out(mapper.production_note())
     for path, data in files:
-        report = validate(data, layout=args.layout)
-        if not report.ok and not args.force:
-            ui._print_report(path, report)
-            ui._out(f"{path}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
-            worst = ui.EXIT_FAILED
+        status, data, report, note = _prepare(args, path, data, mapper, checks, ui, validate)
+        worst = max(worst, status)
+        if data is None:
             continue
-        try:
-            prepared = mapper.prepare(data, report.facts, checks)
-        except MapRefusal as err:
-            ui._err(f"{path}: not sent: {err}")
-            worst = max(worst, ui.EXIT_ERROR)
-            continue
-        if prepared.note:  # the deposited file is the mapped one: validated as usual
-            data = prepared.data
-            report = validate(data, layout=args.layout)
-            if not report.ok and not args.force:
-                ui._print_report(path, report)
-                ui._out(f"{path}: not sent once mapped to the test data set (fix the errors above)")
-                worst = ui.EXIT_FAILED
-                continue
         try:
             item = outbox.add(data, facts=report.facts)
         except InputError as err:
@@ -173,21 +197,10 @@ def _send(args, files, outbox, settings, ui, validate, mapper, checks) -> int:
             continue
         outbox.retry_now(item.number)
         numbers[item.number] = path
-        if prepared.note:
-            notes[item.number] = prepared.note
+        if note:
+            notes[item.number] = note
     if args.pending:
-        due = [item for item in outbox.due() if item.number not in numbers]
-        where = describe_scope(settings)
-        if due:
-            ui._out(f"Sending {len(due)} pending invoice(s) to {where}: " + ", ".join(i.number for i in due))
-        else:
-            ui._out(f"No pending invoice for {where}")
-        for item in outbox.items(("queued", "sending")):
-            if item.number not in numbers and item not in due:
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.next_try))
-                ui._out(f"  {item.number} waits until {when} ({item.error}); name its file to retry it now")
-        for item in due:
-            numbers[item.number] = f"(pending) {item.filename}"
+        _add_pending(outbox, numbers, settings, ui)
     outbox.send_due(numbers=list(numbers))
     auth_refused = False
     for number, path in numbers.items():

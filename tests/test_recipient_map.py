@@ -75,7 +75,8 @@ def test_production_never_maps():
 def test_buyer_and_seller_replaced_file_still_valid_and_stable(read_sample, sample):
     data = read_sample(sample)
     before = facts_of(data)
-    changes = dict(buyer=PartyChange(before.buyer_siret, TEST_RECIPIENT), seller=PartyChange(DEMO_SUPPLIER, TEST_SUPPLIER))
+    changes = {"buyer": PartyChange(before.buyer_siret, TEST_RECIPIENT),
+               "seller": PartyChange(DEMO_SUPPLIER, TEST_SUPPLIER)}
     new = replace_parties(data, **changes)
     after = facts_of(new)
     assert (after.buyer_siret, after.seller_siret) == (TEST_RECIPIENT, TEST_SUPPLIER)
@@ -98,9 +99,8 @@ def test_test_service_code_is_set_and_a_kept_one_stays(read_sample):
 
 
 def test_reform_layout_siren_and_electronic_address_follow():
-    xml = make_cii("FAC-REFORM-1").replace(
-        f"<ram:ID schemeID=\"0009\">{PRINCIPAL}</ram:ID>".encode(), f"<ram:ID schemeID=\"0002\">{PRINCIPAL[:9]}</ram:ID>".encode()
-    )
+    siret = f'<ram:ID schemeID="0009">{PRINCIPAL}</ram:ID>'.encode()
+    xml = make_cii("FAC-REFORM-1").replace(siret, f'<ram:ID schemeID="0002">{PRINCIPAL[:9]}</ram:ID>'.encode())
     new = replace_parties(xml, buyer=PartyChange(PRINCIPAL, TEST_RECIPIENT))
     assert PRINCIPAL[:9].encode() not in new.split(b"BuyerTradeParty")[1]
 
@@ -123,4 +123,5 @@ def test_pdf_keeps_its_pages_and_other_embedded_files(read_sample):
 
 def test_a_siret_the_file_does_not_carry_is_refused(read_sample):
     with pytest.raises(InputError, match="does not carry the SIRET 20002341400069"):
-        replace_parties(read_sample("facturx_principal_invoice.pdf"), buyer=PartyChange("20002341400069", TEST_RECIPIENT))
+        replace_parties(read_sample("facturx_principal_invoice.pdf"),
+                        buyer=PartyChange("20002341400069", TEST_RECIPIENT))

@@ -260,16 +260,23 @@ class ChorusClient(ChorusTransport):
         )
 
     def search_structures(
-        self, identifier: str, *, identifier_type: str = "SIRET", page_size: int = 100
+        self, identifier: str, *, identifier_type: str = "SIRET", page_size: int = 100, all_private: bool = False
     ) -> list[Structure]:
-        """Directory search of a structure by identifier (``rechercherStructure``), all pages."""
+        """Directory search of a structure by identifier (``rechercherStructure``), all pages.
+
+        :param all_private: also the private structures the technical account is not attached to
+            (``restreindreStructuresPrivees: false``; by default the platform shows only the attached ones).
+        """
         ident = budgets.compact_siret(identifier) if identifier_type == "SIRET" else identifier
 
         def page_body(page: int) -> dict[str, Any]:
-            return {
+            body: dict[str, Any] = {
                 "structure": {"identifiantStructure": ident, "typeIdentifiantStructure": identifier_type},
                 "parametres": {"pageResultatDemandee": page, "nbResultatsParPage": page_size},
             }
+            if all_private:
+                body["restreindreStructuresPrivees"] = False
+            return body
 
         result = []
         for item in self._pages("rechercherStructure", page_body, "listeStructures", page_size):

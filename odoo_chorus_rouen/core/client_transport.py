@@ -110,7 +110,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "rechercherServicesStructure": ("POST", "/cpro/structures/v1/rechercher/services"),
     "consulterServiceStructure": ("POST", "/cpro/structures/v1/consulter/service"),
     "healthCheck": ("GET", "/cpro/transverses/v1/health-check"),
-    "recupererStructuresActivesPourFournisseur": ("POST", "/cpro/transverses/v1/recuperer/structures/actives/fournisseur"),
+    "recupererStructuresActivesPourFournisseur": (
+        "POST", "/cpro/transverses/v1/recuperer/structures/actives/fournisseur"),
 }
 #: Operations that change something on the platform: never retried by the client.
 WRITE_OPERATIONS = frozenset({"deposerFluxFacture", "recyclerFacture", "ajouterFichierDansSysteme", "completerFacture"})

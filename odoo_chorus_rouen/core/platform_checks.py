@@ -81,7 +81,7 @@ def check_supplier(client, siret: str, attached: tuple | None = None) -> Supplie
     siret = compact_siret(siret)
     if attached is None:
         attached = attached_structures(client)
-    found = client.search_structures(siret)
+    found = client.search_structures(siret, all_private=True)  # an unattached private structure too
     structure = next((s for s in found if compact_siret(s.identifier) == siret), found[0] if found else None)
     if attached is None:
         return SupplierCheck(siret, structure, None, ())

@@ -29,7 +29,6 @@ from stdnum import iban as stdnum_iban
 from odoo import models
 from odoo.tools import LazyTranslate, cleanup_xml_node
 
-
 _lt = LazyTranslate(__name__)
 
 NS = {

@@ -76,7 +76,8 @@ class ChorusProTestRecipient(models.Model):
 
     def write(self, vals):
         result = super().write(self._clean_vals(dict(vals)))
-        self.company_id._chorus_pro_data_set_changed()
+        if not self.env.context.get("chorus_pro_reading_data_set"):  # the reader re-queues once, at the end
+            self.company_id._chorus_pro_data_set_changed()
         return result
 
     @api.constrains("test_siret")

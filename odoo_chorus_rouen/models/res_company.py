@@ -258,7 +258,7 @@ class ResCompany(models.Model):
         if not is_valid_siret(siret):
             lines.append(_("Directory: the company's SIRET %(siret)s is not valid.", siret=siret))
             return False
-        structures = client.search_structures(siret)
+        structures = client.search_structures(siret, all_private=True)  # attached or not: said apart below
         if not structures:
             lines.append(
                 _(

@@ -74,7 +74,7 @@ class ResCompany(models.Model):
             vals = {**vals, "chorus_pro_test_supplier_siret": compact_siret(vals["chorus_pro_test_supplier_siret"])
                     or False}
         result = super().write(vals)
-        if "chorus_pro_test_supplier_siret" in vals:
+        if "chorus_pro_test_supplier_siret" in vals and not self.env.context.get("chorus_pro_reading_data_set"):
             self._chorus_pro_data_set_changed()
         return result
 
@@ -107,7 +107,8 @@ class ResCompany(models.Model):
         """Whether the partner itself is a test recipient of the data set (invoiced directly, nothing to map)."""
         self.ensure_one()
         siret = compact_siret(partner.siret or "")
-        return bool(siret) and siret in {compact_siret(line.test_siret) for line in self.sudo().chorus_pro_test_recipient_ids}
+        tests = {compact_siret(line.test_siret) for line in self.sudo().chorus_pro_test_recipient_ids}
+        return bool(siret) and siret in tests
 
     def _chorus_pro_data_set_changed(self):
         """The data set changed: invoices held for want of it are queued again (the job checks them again)."""
@@ -150,11 +151,12 @@ class ResCompany(models.Model):
                 if chosen is None and len(attached) == 1:
                     chosen = attached[0]
                 if chosen is not None:
-                    super(ResCompany, company).write({  # no re-queue here: done once below
+                    company.with_context(chorus_pro_reading_data_set=True).write({  # re-queued once below
                         "chorus_pro_test_supplier_siret": compact_siret(chosen.identifier),
                         "chorus_pro_test_supplier_name": chosen.name,
                     })
-                    lines.append(_("Test supplier: %(supplier)s.", supplier=f"{_shown(chosen.identifier)} ({chosen.name})"))
+                    supplier = "%s (%s)" % (_shown(chosen.identifier), chosen.name)  # noqa: UP031 - no f-string near _()
+                    lines.append(_("Test supplier: %(supplier)s.", supplier=supplier))
                 elif mine:
                     lines.append(_("The test supplier %(siret)s is not attached to the technical account.",
                                    siret=_shown(mine)))
@@ -268,9 +270,14 @@ class ResCompany(models.Model):
         return False
 
     def _chorus_pro_test_recipients(self, client, lines):
-        """One sentence per recipient: known, its rules and services (on qualification: the test recipients)."""
+        """One sentence per recipient: known, its rules and services (on qualification: the test recipients).
+
+        :return: False when the qualification data set would hold invoices; a real recipient's problem is
+            said but does not make the connection fail (the recipient's contact shows it too).
+        """
         ok = True
-        if self._chorus_pro_on_qualification():
+        qualification = self._chorus_pro_on_qualification()
+        if qualification:
             entries = [(line.test_siret, line.recipient_id.display_name, line)
                        for line in self.sudo().chorus_pro_test_recipient_ids]
             if not entries:
@@ -283,18 +290,19 @@ class ResCompany(models.Model):
                 ("chorus_pro_recipient", "=", True), ("company_id", "in", [False, self.id]), ("siret", "!=", False),
             ], limit=TEST_CONNECTION_RECIPIENTS)
             entries = [(partner.siret, None, None) for partner in partners]
+        strict = qualification  # only the data set's problems make the connection test fail
         for siret, real_name, line in entries:
             check = check_recipient(client, siret)
             who = (_("Test recipient %(siret)s for %(real)s", siret=_shown(siret), real=real_name) if line
                    else _("Recipient %(siret)s", siret=_shown(siret)))
             if not check.found:
                 lines.append(_("%(who)s: not on this platform; check the SIRET.", who=who))
-                ok = False
+                ok = ok and not strict
                 continue
             if not check.active:
                 lines.append(_("%(who)s (%(name)s): inactive on Chorus Pro, its invoices are refused.", who=who,
                                name=check.name))
-                ok = False
+                ok = ok and not strict
                 continue
             rules = [
                 _("engagement number required") if check.requirements.engagement else _("no engagement number "
@@ -307,10 +315,10 @@ class ResCompany(models.Model):
             if line and line.test_service_code and not check.has_service(line.test_service_code):
                 lines.append(_("The test service code %(code)s is not an active service of it: correct the line.",
                                code=line.test_service_code))
-                ok = False
+                ok = ok and not strict
             elif line and check.requirements.service_code and not line.test_service_code:
                 lines.append(_("It requires a service code: give the test service code on the line."))
-                ok = False
+                ok = ok and not strict
         return ok
 
     # ------------------------------------------------------------------
@@ -348,8 +356,9 @@ class ResCompany(models.Model):
                            invoice=self.chorus_pro_qualification_move_id.display_name or "?",
                            date=format_datetime(self.env, self.chorus_pro_qualification_done)))
         else:
-            lines.append(_("✗ Qualification not tried yet: on the Qualification platform, with the data set set "
-                           "below, send one invoice; it counts once it is integrated and its status read back."))
+            lines.append(_("✗ Qualification not tried yet: on the Qualification platform, with the qualification "
+                           "data set filled in, send one invoice; it counts once it is integrated and its status read "
+                           "back."))
         complete = not self._chorus_pro_missing_settings()
         same = self.chorus_pro_qualification_account == self._chorus_pro_account_hash()
         if complete and self.chorus_pro_qualification_done and not same:
@@ -400,7 +409,7 @@ class ChorusProTestRecipient(models.Model):
             usable = [code for code in check.services if code != "FACTURES_PUBLIQUES"]
             if len(usable) == 1:
                 vals["test_service_code"] = usable[0]
-        super(ChorusProTestRecipient, self).write(vals)  # no re-queue per line: the caller does it once
+        self.with_context(chorus_pro_reading_data_set=True).write(vals)  # the caller re-queues once
         return _("%(siret)s (%(name)s) for %(real)s: read.", siret=_shown(self.test_siret), name=check.name,
                  real=self.recipient_id.display_name)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.limits import MAX_DEPOSIT_SIZE
-from . import account_structures, completion, deposits, flows, invoice_search, invoice_status, invoices, structures
+from . import attached, completion, deposits, flows, invoice_search, invoice_status, invoices, structures
 from .access import DEFAULT_CREDENTIALS, SandboxCredentials
 from .analysis import CoreValidator
 from .clock import Clock
@@ -172,7 +172,7 @@ class Engine:
         return structures.op_consulter_service(self, body)
 
     def op_structures_actives_fournisseur(self, body: dict[str, Any]) -> Reply:
-        return account_structures.op_structures_actives_fournisseur(self, body)
+        return attached.op_structures_actives_fournisseur(self, body)
 
     def op_health_check(self, body: dict[str, Any]) -> Reply:
         return Reply({"codeRetour": 0, "libelle": OK_TRA, "body": "OK", "statusCodeValue": 200, "statusCode": "OK"})

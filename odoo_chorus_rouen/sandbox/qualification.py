@@ -12,7 +12,7 @@ clients written by others met it (CHORUS_PRO_API.md §10):
   ``IN_EN_ATTENTE_TRAITEMENT_CPP``, ``IN_EN_COURS_TRAITEMENT_CPP``) within the same processing time
   as the default personality (3 × ``processing_delay``); their real order is not documented [U];
 * the supplier's attachment to the technical account, which both personalities enforce
-  (:mod:`.account_structures`), only bites here out of the box (the data set has an unattached
+  (:mod:`.attached`), only bites here out of the box (the data set has an unattached
   structure; every private structure of ``directory.json`` is attached).
 
 The personality is chosen when a state file is created and recorded in it: a state file of one

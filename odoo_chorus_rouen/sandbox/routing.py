@@ -1,7 +1,7 @@
 """The routing checks of one invoice when its flow is processed (``listeErreurDP``).
 
 Each invoice of a flow is checked against the sandbox's **own directory** (supplier and its attachment
-to the technical account (:mod:`.account_structures`), recipient, its
+to the technical account (:mod:`.attached`), recipient, its
 service and engagement rules: :mod:`.directory`, changed on the fly by :mod:`.directory_truth`), its
 totals, and the invoices already integrated (duplicates). ``recyclerFacture`` checks a new routing
 with :func:`recipient_messages`. The rules and their French messages are in :mod:`.rules`.
@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from . import directory as dirmod
-from .account_structures import attachment_problem
 from .analysis import amount
+from .attached import attachment_problem
 from .rules import MESSAGES, balise, credit_note_problem, number_problem
 
 __all__ = ["duplicate_messages", "recipient_messages", "routing_messages"]

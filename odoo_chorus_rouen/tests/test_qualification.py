@@ -6,7 +6,6 @@ engagement number required, 130 000 029 00012 with a service code required, 130 
 requirement; no Métropole SIRET). The company is set on "Sandbox playing qualification".
 """
 
-import json
 import logging
 from unittest.mock import patch
 
@@ -143,6 +142,24 @@ class TestChorusProQualification(ChorusSandboxCase):
         original, is_ours = invoice._chorus_pro_find_original(self.company._chorus_pro_get_client())
         self.assertTrue(is_ours)
         self.assertEqual(str(original.chorus_id), invoice.chorus_pro_invoice_id)
+
+    def test_intermediate_flow_states_keep_the_invoice_sent(self):
+        self.set_data_set()
+        self.sandbox.configure(processing_delay=60, routing_delay=0)
+        self.addCleanup(self.sandbox.configure, processing_delay=0, routing_delay=0)
+        invoice = self.make_invoice(post=True)
+        self.send()
+        seen = []
+        for _step in range(6):
+            self.sync()
+            seen.append(invoice.chorus_pro_flow_state)
+            self.assertEqual(invoice.chorus_pro_state, "sent", f"{invoice.chorus_pro_flow_state} is not final")
+            self.assertFalse(invoice.chorus_pro_invoice_id)
+            self.sandbox.advance(30)
+        self.assertEqual(seen, ["IN_DEPOT_PORTAIL_EN_ATTENTE_TRAITEMENT_SE_CPP", "IN_RECU", "IN_TRAITE_SE_CPP",
+                                "QP_RECEVABLE", "IN_EN_ATTENTE_TRAITEMENT_CPP", "IN_EN_COURS_TRAITEMENT_CPP"])
+        self.sync()
+        self.assertEqual((invoice.chorus_pro_flow_state, invoice.chorus_pro_state), ("IN_INTEGRE", "delivered"))
 
     def test_recycling_to_an_unmapped_budget_is_refused_in_words(self):
         self.set_data_set()
