@@ -54,7 +54,8 @@ class AccountMove(models.Model):
         string="Qualification", compute="_compute_chorus_pro_qualification_note"
     )
 
-    @api.depends("chorus_pro_test_recipient_siret", "chorus_pro_test_recipient_name", "partner_id")
+    @api.depends("chorus_pro_test_recipient_siret", "chorus_pro_test_recipient_name", "partner_id",
+                 "chorus_pro_flow_number", "chorus_pro_invoice_id")
     @api.depends_context("lang")
     def _compute_chorus_pro_qualification_note(self):
         for move in self:
@@ -63,8 +64,8 @@ class AccountMove(models.Model):
     def _chorus_pro_qualification_sentence(self):
         """"qualification: sent to test recipient X instead of Budget Principal", or ''."""
         self.ensure_one()
-        if not self.chorus_pro_test_recipient_siret:
-            return ""
+        if not self.chorus_pro_test_recipient_siret or not (self.chorus_pro_flow_number or self.chorus_pro_invoice_id):
+            return ""  # built, not (known to be) deposited yet
         test = _shown(self.chorus_pro_test_recipient_siret)
         if self.chorus_pro_test_recipient_name:
             test = f"{test} ({self.chorus_pro_test_recipient_name})"
@@ -179,11 +180,13 @@ class AccountMove(models.Model):
                 "chorus_pro_test_supplier_siret": False, "chorus_pro_test_service_code": False,
                 "chorus_pro_qualification_held": False}
         company = self.company_id
-        if company._chorus_pro_on_qualification():
-            issues = self._chorus_pro_qualification_issues()
-            if issues:  # the data set changed since the check: never deposit to a real recipient on qualification
-                raise UserError("\n".join([_("Held before any deposit (qualification):"),
-                                           *(f"- {issue}" for issue in issues)]))
+        issues = company._chorus_pro_on_qualification() and self._chorus_pro_qualification_issues()
+        if issues and self.env.context.get("chorus_pro_depositing"):
+            # Checked before the deposit already; should the data set have changed since: never deposit to a
+            # real recipient on qualification.
+            raise UserError("\n".join([_("Held before any deposit (qualification):"),
+                                       *(f"- {issue}" for issue in issues)]))
+        if company._chorus_pro_on_qualification() and not issues:
             line = self._chorus_pro_data_set_line()
             vals["chorus_pro_test_supplier_siret"] = compact_siret(company.chorus_pro_test_supplier_siret)
             if line:  # else the recipient is itself a test recipient of the data set: it stays
@@ -193,11 +196,16 @@ class AccountMove(models.Model):
                     "chorus_pro_test_service_code": line.test_service_code or False,
                 })
         self._chorus_pro_write(vals)
-        return super(AccountMove, self.with_context(**{_CONTEXT_KEY: True}))._chorus_pro_build_file()
+        try:
+            return super(AccountMove, self.with_context(**{_CONTEXT_KEY: True}))._chorus_pro_build_file()
+        except Exception:
+            # Nothing is deposited: the invoice must not say where it went.
+            self._chorus_pro_write({key: False for key in vals})
+            raise
 
     def _chorus_pro_deposit(self, client):
         # EXTENDS odoo_chorus_rouen: the chatter says where a qualification deposit went.
-        outcome = super()._chorus_pro_deposit(client)
+        outcome = super(AccountMove, self.with_context(chorus_pro_depositing=True))._chorus_pro_deposit(client)
         if outcome == "sent" and self._chorus_pro_deposited_on_qualification():
             sentence = self._chorus_pro_qualification_sentence() or _("qualification: sent to %(recipient)s, a "
                                                                          "test recipient of the data set",

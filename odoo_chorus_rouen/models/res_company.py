@@ -34,7 +34,7 @@ class ResCompany(models.Model):
             ("qualification", "Qualification (test platform)"),
             ("production", "Production"),
             ("sandbox", "Sandbox (custom URL)"),
-            ("sandbox_qualification", "Sandbox playing qualification (custom URL)"),
+            ("sandbox_qualification", "Qualification sandbox (custom URL)"),
         ],
         string="Chorus Pro Platform",
         default="qualification",
@@ -42,7 +42,7 @@ class ResCompany(models.Model):
         help="Qualification: the official test platform (PISTE sandbox); it holds only your test data set.\n"
         "Production: real invoices.\n"
         "Sandbox: a local simulator reached at the URL below (tests, demonstrations).\n"
-        "Sandbox playing qualification: a local simulator started with 'chorus-rouen sandbox --platform "
+        "Qualification sandbox: a local simulator started with 'chorus-rouen sandbox --platform "
         "qualification'; invoices go to your test data set as on qualification.\n"
         "A neutralized copy of the database is always switched back to qualification.",
     )

@@ -3,7 +3,7 @@
 The sandbox runs as ``chorus-rouen sandbox --platform qualification``: it holds only a test data set (test
 supplier 990 000 010 00019 attached to the technical account, test recipients 130 000 011 00010 with an
 engagement number required, 130 000 029 00012 with a service code required, 130 000 037 00015 without
-requirement; no Métropole SIRET). The company is set on "Sandbox playing qualification".
+requirement; no Métropole SIRET). The company is set on "Qualification sandbox".
 """
 
 import logging
@@ -170,6 +170,17 @@ class TestChorusProQualification(ChorusSandboxCase):
         self.sync()
         with self.assertRaisesMessage(UserError, "must be mapped to a test recipient"):
             invoice._chorus_pro_recycle(self.budgets["eau"], "", invoice.purchase_order_reference)
+
+    def test_a_file_refused_by_the_checks_never_says_where_it_went(self):
+        self.set_data_set()
+        self.company.sudo().vat = False  # BR-S-02: the Factur-X is refused before any deposit
+        invoice = self.make_invoice(post=True)
+        self.send()
+        self.assertEqual(invoice.chorus_pro_state, "error")
+        self.assertIn("BR-S-02", invoice.chorus_pro_error)
+        self.assertFalse(invoice.chorus_pro_test_recipient_siret)
+        self.assertFalse(invoice.chorus_pro_qualification_note)
+        self.assertEqual(self.sandbox.deposits(), [])
 
     def test_test_recipient_rules_are_checked_before_the_deposit(self):
         self.set_data_set()
