@@ -23,9 +23,10 @@ import time
 from datetime import date
 
 from .core import recipient_map
-from .core.budgets import BUDGETS, compact_siret, format_siret, is_valid_siret
+from .core.budgets import BUDGETS, compact_siret, is_valid_siret
 from .core.errors import AuthenticationError, ChorusError
 from .core.platform_checks import check_recipient, check_supplier
+from .core.recipient_map import shown_siret
 from .core.technical_account import PASSWORD_PERIOD_DAYS, REMINDER_DAYS, days_left
 
 __all__ = ["Doctor", "add_parser", "cmd_doctor"]
@@ -60,10 +61,6 @@ def _siret_arg(raw: str, option: str) -> str:
 
         raise CliError(f"{option} {raw}: not a valid SIRET (14 digits with a valid check digit)")
     return siret
-
-
-def _shown(siret: str) -> str:
-    return format_siret(siret) if len(siret) == 14 and siret.isdigit() else siret
 
 
 def default_log(environ) -> str:
@@ -187,7 +184,7 @@ class Doctor:
 
     def _supplier(self, supplier: str | None, attached):
         """The supplier's structure when it can be used for the password check, else None."""
-        listed = ", ".join(f"{_shown(s.identifier)} ({s.name})" for s in attached) or "none"
+        listed = ", ".join(f"{shown_siret(s.identifier)} ({s.name})" for s in attached) or "none"
         if supplier is None:
             if attached:
                 self.add(WARN, f"supplier: not given; the technical account is attached to {listed}: give "
@@ -199,21 +196,21 @@ class Doctor:
         try:
             check = check_supplier(self.client, supplier, tuple(attached))
         except ChorusError as err:
-            self.add(FAIL, f"supplier {_shown(supplier)}: the directory search failed ({err.message})")
+            self.add(FAIL, f"supplier {shown_siret(supplier)}: the directory search failed ({err.message})")
             return None
         if check.structure is None and not check.attached:
             hint = ("use the test supplier of your data set (--supplier, CHORUS_PRO_TEST_SUPPLIER)"
                     if self.settings["env"] != "production"
                     else "register the company on the Chorus Pro portal and attach the technical account to it")
-            self.add(FAIL, f"supplier {_shown(supplier)}: not on this platform: {hint}; attached to the account: "
+            self.add(FAIL, f"supplier {shown_siret(supplier)}: not on this platform: {hint}; attached to the account: "
                            f"{listed}")
             return None
         if not check.attached:
-            self.add(FAIL, f"supplier {_shown(supplier)} ({check.name}): on Chorus Pro but not attached to the "
+            self.add(FAIL, f"supplier {shown_siret(supplier)} ({check.name}): on Chorus Pro but not attached to the "
                            f"technical account {self.settings['login']}: attach it on the Chorus Pro portal, or use "
                            f"the account attached to it (attached: {listed})")
             return check.structure
-        self.add(OK, f"supplier {_shown(supplier)} ({check.name}): on Chorus Pro and attached to the technical "
+        self.add(OK, f"supplier {shown_siret(supplier)} ({check.name}): on Chorus Pro and attached to the technical "
                      "account")
         return check.structure or next(s for s in attached if compact_siret(s.identifier) == supplier)
 
@@ -231,7 +228,7 @@ class Doctor:
 
     def _recipient(self, real: str, target) -> None:
         siret = target.siret if target else real
-        who = (f"test recipient {_shown(siret)} for {recipient_map.describe_recipient(real)}" if target
+        who = (f"test recipient {shown_siret(siret)} for {recipient_map.describe_recipient(real)}" if target
                else f"recipient {recipient_map.describe_recipient(real)}")
         try:
             check = check_recipient(self.client, siret)

@@ -23,8 +23,9 @@ import logging
 from dataclasses import dataclass
 
 from .core import recipient_map
-from .core.budgets import compact_siret, format_siret, is_valid_siret
+from .core.budgets import compact_siret, is_valid_siret
 from .core.errors import ChorusError, InputError
+from .core.recipient_map import shown_siret
 
 __all__ = ["MapRefusal", "Prepared", "QualificationMapper", "mapper_from"]
 
@@ -41,10 +42,6 @@ class Prepared:
 
     data: bytes
     note: str = ""
-
-
-def _shown(siret: str) -> str:
-    return format_siret(siret) if len(siret) == 14 and siret.isdigit() else siret
 
 
 def mapper_from(args, settings: dict, environ) -> QualificationMapper:
@@ -106,9 +103,9 @@ class QualificationMapper:
         new_seller = self.test_supplier if self.test_supplier and self.test_supplier != seller else None
         effective_seller = new_seller or seller
         if effective_seller and not self._attached_ok(client, effective_seller):
-            listed = ", ".join(_shown(s) for s in sorted(self._attached or ())) or "none"
+            listed = ", ".join(shown_siret(s) for s in sorted(self._attached or ())) or "none"
             raise MapRefusal(
-                f"invoice {facts.number}: the supplier SIRET {_shown(effective_seller)} is not attached to the "
+                f"invoice {facts.number}: the supplier SIRET {shown_siret(effective_seller)} is not attached to the "
                 f"technical account on the {self.platform} platform (attached: {listed}): give --test-supplier "
                 "SIRET, the test supplier of your data set (or CHORUS_PRO_TEST_SUPPLIER), or attach the structure "
                 "to the account on the Chorus Pro portal"
@@ -127,13 +124,14 @@ class QualificationMapper:
             raise MapRefusal(f"invoice {facts.number}: cannot be mapped to the test data set: {err.message}") from None
         parts = []
         if target is not None:
+            real = recipient_map.describe_recipient(buyer)
             parts.append(
-                f"sent to test recipient {_shown(target.siret)} instead of {recipient_map.describe_recipient(buyer)}"
+                f"sent to test recipient {shown_siret(target.siret)} instead of {real}"
                 + (f", service code {target.service_code}" if target.service_code
                    else (f", without the service code {facts.service_code}" if facts.service_code else ""))
             )
         if new_seller:
-            parts.append(f"from test supplier {_shown(new_seller)} instead of {_shown(seller)}")
+            parts.append(f"from test supplier {shown_siret(new_seller)} instead of {shown_siret(seller)}")
         return Prepared(new, f"{self.platform}: " + "; ".join(parts))
 
     def _platform_lacks(self, client, siret: str) -> bool:

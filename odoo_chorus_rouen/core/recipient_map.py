@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from .budgets import compact_siret, find_budget, format_siret, is_valid_siret
 
-__all__ = ["RecipientMap", "Target", "applies", "describe_recipient", "parse_map", "split_variable"]
+__all__ = ["RecipientMap", "Target", "applies", "describe_recipient", "parse_map", "shown_siret", "split_variable"]
 
 #: Characters of a service code (``codeServiceExecutant``, varchar(100) in the 2017 specification).
 _SERVICE_RE = re.compile(r"^[A-Za-z0-9_.\-/ ]{1,100}$")
@@ -128,10 +128,19 @@ def applies(platform: str, mapping: RecipientMap | None = None) -> bool:
     return platform != "production" and bool(mapping)
 
 
+def shown_siret(value: str | None) -> str:
+    """A SIRET as people read it (``200 023 414 00101``); anything else as given (``?`` when empty).
+
+    >>> shown_siret("20002341400101"), shown_siret("123"), shown_siret(None)
+    ('200 023 414 00101', '123', '?')
+    """
+    siret = compact_siret(value or "")
+    return format_siret(siret) if is_valid_siret(siret) else (value or "").strip() or "?"
+
+
 def describe_recipient(siret: str | None, name: str | None = None) -> str:
     """``Budget Principal (SIRET 200 023 414 00101)``: a recipient in words, its budget name when known."""
-    compact = compact_siret(siret or "")
-    budget = find_budget(compact)
+    budget = find_budget(compact_siret(siret or ""))
     label = name or (budget.name if budget else None)
-    shown = format_siret(compact) if len(compact) == 14 else (siret or "?")
+    shown = shown_siret(siret)
     return f"{label} (SIRET {shown})" if label else f"SIRET {shown}"

@@ -24,17 +24,13 @@ from markupsafe import Markup
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..core.budgets import compact_siret, format_siret, is_valid_siret  # noqa: TID252
+from ..core.budgets import compact_siret  # noqa: TID252
+from ..core.recipient_map import shown_siret  # noqa: TID252
 
 #: The parties an invoice file carries on Chorus Pro.
 Routing = namedtuple("Routing", "buyer_siret buyer_name seller_siret service_code test")
 
 _CONTEXT_KEY = "chorus_pro_deposit_routing"  # set while the deposited file is built
-
-
-def _shown(siret):
-    siret = compact_siret(siret or "")
-    return format_siret(siret) if is_valid_siret(siret) else (siret or "?")
 
 
 class AccountMove(models.Model):
@@ -66,12 +62,12 @@ class AccountMove(models.Model):
         self.ensure_one()
         if not self.chorus_pro_test_recipient_siret or not (self.chorus_pro_flow_number or self.chorus_pro_invoice_id):
             return ""  # built, not (known to be) deposited yet
-        test = _shown(self.chorus_pro_test_recipient_siret)
+        test = shown_siret(self.chorus_pro_test_recipient_siret)
         if self.chorus_pro_test_recipient_name:
             test = f"{test} ({self.chorus_pro_test_recipient_name})"
         real = self._chorus_pro_recipient()
         return _("qualification: sent to test recipient %(test)s instead of %(real)s (SIRET %(siret)s)",
-                 test=test, real=real.display_name, siret=_shown(real.siret))
+                 test=test, real=real.display_name, siret=shown_siret(real.siret))
 
     # -------------------------------------------------------------------------
     # The parties of the deposited file
@@ -144,7 +140,7 @@ class AccountMove(models.Model):
                 "%(recipient)s (SIRET %(siret)s) is not on the qualification platform, which holds only your test "
                 "data set: map it to a test recipient of your data set (Invoicing > Configuration > Settings > "
                 "Chorus Pro > Qualification test recipients), or switch to Production to send real invoices.",
-                recipient=recipient.display_name, siret=_shown(recipient.siret),
+                recipient=recipient.display_name, siret=shown_siret(recipient.siret),
             ))
         elif line and line.engagement_required and not (self.purchase_order_reference or "").strip():
             issues.append(_("the test recipient %(test)s requires an engagement number (BT-13): fill it on the "
@@ -213,7 +209,7 @@ class AccountMove(models.Model):
             supplier = self.chorus_pro_test_supplier_siret
             if supplier and supplier != compact_siret(self.company_id.siret or ""):
                 sentence = _("%(sentence)s, from test supplier %(supplier)s", sentence=sentence,
-                             supplier=_shown(supplier))
+                             supplier=shown_siret(supplier))
             self._message_log(body=Markup("%s.") % (sentence[:1].upper() + sentence[1:]))
             self._chorus_pro_commit()
         return outcome

@@ -23,9 +23,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import format_datetime
 
-from ..core.budgets import compact_siret, format_siret, is_valid_siret  # noqa: TID252
+from ..core.budgets import compact_siret, is_valid_siret  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from ..core.platform_checks import attached_structures, check_recipient, check_supplier  # noqa: TID252
+from ..core.recipient_map import shown_siret  # noqa: TID252
 from ..core.technical_account import PASSWORD_PERIOD_DAYS  # noqa: TID252
 from .chorus_pro_messages import error_message
 from .res_company import QUALIFICATION_ENVIRONMENTS
@@ -35,11 +36,6 @@ _logger = logging.getLogger(__name__)
 
 #: Recipients checked one by one by Test connection (the directory refresh reads them all afterwards).
 TEST_CONNECTION_RECIPIENTS = 12
-
-
-def _shown(siret):
-    siret = compact_siret(siret or "")
-    return format_siret(siret) if is_valid_siret(siret) else (siret or "?")
 
 
 class ResCompany(models.Model):
@@ -144,7 +140,7 @@ class ResCompany(models.Model):
                 lines.append(_("The technical account is attached to no structure: attach the test supplier of your "
                                "data set to it on the qualification portal."))
             else:
-                listed = ", ".join(f"{_shown(s.identifier)} ({s.name})" for s in attached)
+                listed = ", ".join(f"{shown_siret(s.identifier)} ({s.name})" for s in attached)
                 lines.append(_("Structures attached to the technical account: %(list)s.", list=listed))
                 mine = compact_siret(company.chorus_pro_test_supplier_siret or "")
                 chosen = next((s for s in attached if compact_siret(s.identifier) == mine), None)
@@ -155,11 +151,11 @@ class ResCompany(models.Model):
                         "chorus_pro_test_supplier_siret": compact_siret(chosen.identifier),
                         "chorus_pro_test_supplier_name": chosen.name,
                     })
-                    supplier = "%s (%s)" % (_shown(chosen.identifier), chosen.name)  # noqa: UP031 - no f-string near _()
+                    supplier = "%s (%s)" % (shown_siret(chosen.identifier), chosen.name)  # noqa: UP031 - no f-string near _()
                     lines.append(_("Test supplier: %(supplier)s.", supplier=supplier))
                 elif mine:
                     lines.append(_("The test supplier %(siret)s is not attached to the technical account.",
-                                   siret=_shown(mine)))
+                                   siret=shown_siret(mine)))
                 else:
                     lines.append(_("Several structures are attached: type the test supplier's SIRET."))
             for line in company.chorus_pro_test_recipient_ids:
@@ -230,7 +226,7 @@ class ResCompany(models.Model):
             except ChorusError as err:
                 lines.append(error_message(self.env, err, company=self.name))
                 return False
-            listed = ", ".join(f"{_shown(s.identifier)} ({s.name})" for s in attached or ()) or _("none")
+            listed = ", ".join(f"{shown_siret(s.identifier)} ({s.name})" for s in attached or ()) or _("none")
             lines.append(_(
                 "Qualification data set: no test supplier. The qualification platform holds only your test data "
                 "set: set the test supplier's SIRET (or click 'Read the data set'); structures attached to the "
@@ -259,13 +255,13 @@ class ResCompany(models.Model):
             return True
         if check.attached:
             lines.append(_("Supplier attachment: %(siret)s is attached to the technical account %(login)s.",
-                           siret=_shown(siret), login=login))
+                           siret=shown_siret(siret), login=login))
             return True
-        listed = ", ".join(f"{_shown(s.identifier)} ({s.name})" for s in check.attached_to) or _("none")
+        listed = ", ".join(f"{shown_siret(s.identifier)} ({s.name})" for s in check.attached_to) or _("none")
         lines.append(_(
             "Supplier attachment: %(siret)s is NOT attached to the technical account %(login)s, so Chorus Pro "
             "refuses its invoices. Attach the structure to this account on the Chorus Pro portal (or use the account "
-            "attached to it). Attached now: %(list)s.", siret=_shown(siret), login=login, list=listed,
+            "attached to it). Attached now: %(list)s.", siret=shown_siret(siret), login=login, list=listed,
         ))
         return False
 
@@ -293,8 +289,8 @@ class ResCompany(models.Model):
         strict = qualification  # only the data set's problems make the connection test fail
         for siret, real_name, line in entries:
             check = check_recipient(client, siret)
-            who = (_("Test recipient %(siret)s for %(real)s", siret=_shown(siret), real=real_name) if line
-                   else _("Recipient %(siret)s", siret=_shown(siret)))
+            who = (_("Test recipient %(siret)s for %(real)s", siret=shown_siret(siret), real=real_name) if line
+                   else _("Recipient %(siret)s", siret=shown_siret(siret)))
             if not check.found:
                 lines.append(_("%(who)s: not on this platform; check the SIRET.", who=who))
                 ok = ok and not strict
@@ -391,12 +387,12 @@ class ChorusProTestRecipient(models.Model):
         except ChorusError as err:
             text = error_message(self.env, err, company=self.company_id.name)
             self.write({"read_message": text[:250]})
-            return _("%(siret)s: %(error)s", siret=_shown(self.test_siret), error=text)
+            return _("%(siret)s: %(error)s", siret=shown_siret(self.test_siret), error=text)
         now = fields.Datetime.now()
         if not check.found:
             text = _("not on this platform: check the SIRET in your data set")
             self.write({"read_date": now, "read_message": text})
-            return _("%(siret)s: %(text)s", siret=_shown(self.test_siret), text=text)
+            return _("%(siret)s: %(text)s", siret=shown_siret(self.test_siret), text=text)
         vals = {
             "test_name": check.name,
             "engagement_required": check.requirements.engagement,
@@ -410,7 +406,7 @@ class ChorusProTestRecipient(models.Model):
             if len(usable) == 1:
                 vals["test_service_code"] = usable[0]
         self.with_context(chorus_pro_reading_data_set=True).write(vals)  # the caller re-queues once
-        return _("%(siret)s (%(name)s) for %(real)s: read.", siret=_shown(self.test_siret), name=check.name,
+        return _("%(siret)s (%(name)s) for %(real)s: read.", siret=shown_siret(self.test_siret), name=check.name,
                  real=self.recipient_id.display_name)
 
 
