@@ -30,8 +30,8 @@ ENV_HELP = """environment variables:
   CHORUS_PRO_PASSWORD       Chorus Pro technical account password
   CHORUS_PRO_TIMEOUT        seconds to wait for each answer (default 30)
   CHORUS_PRO_JOURNAL        journal of what "send" deposited (exactly once across runs)
-  CHORUS_PRO_RECIPIENT_MAP  send, not on production: REAL_SIRET=TEST_SIRET[:SERVICE],... test recipients
-  CHORUS_PRO_TEST_SUPPLIER  send, not on production: the test supplier's SIRET (qualification data set)
+  CHORUS_PRO_RECIPIENT_MAP  send, doctor (not production): REAL_SIRET=TEST_SIRET[:SERVICE],... test recipients
+  CHORUS_PRO_TEST_SUPPLIER  send, doctor (not production): the SIRET of your data set's test supplier
 Options given on the command line win over the environment."""
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_BUG = 0, 1, 2, 3

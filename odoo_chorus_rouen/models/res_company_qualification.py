@@ -366,7 +366,10 @@ class ResCompany(models.Model):
         else:
             lines.append(_("✗ Production credentials: enter them once qualification is tried (production PISTE "
                            "application and technical account)."))
-        if self.chorus_pro_environment == "production":
+        if self._chorus_pro_is_neutralized_database():
+            lines.append(_("✗ This database is a neutralized copy: it never sends anything to the production "
+                           "platform, whatever is chosen here."))
+        elif self.chorus_pro_environment == "production":
             lines.append(_("✓ Platform switched to Production: invoices posted from now on are real invoices."))
         else:
             lines.append(_("✗ Platform: still %(platform)s. Choose Production once the two points above are done.",

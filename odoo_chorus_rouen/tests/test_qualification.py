@@ -224,6 +224,7 @@ class TestChorusProQualification(ChorusSandboxCase):
         company.write({"chorus_pro_environment": "production"})
         with self.assertRaisesMessage(UserError, "neutralized copy"):
             company._chorus_pro_get_client()
+        self.assertIn("✗ This database is a neutralized copy", company.chorus_pro_golive_checklist)
         invoice = self.make_invoice(post=True)
         self.send()
         self.assertEqual(invoice.chorus_pro_state, "error")
