@@ -160,9 +160,12 @@ class Doctor:
             attached = self.client.supplier_structures()
         except ChorusError as err:
             operation = err.params.get("operation")
-            if operation == "token" or getattr(err, "http_status", None) == 400 and operation == "token":
-                self.add(FAIL, f"access token: PISTE refused the application ({err.message}): check the client id "
-                               "and secret (CHORUS_PRO_CLIENT_ID, CHORUS_PRO_CLIENT_SECRET) of this platform")
+            if err.code == "transport_error":
+                self.add(FAIL, f"platform: cannot be reached ({err.params.get('reason') or err.message}): check "
+                               "the network, or the URL of the sandbox (CHORUS_PRO_BASE_URL)")
+            elif operation == "token":
+                self.add(FAIL, f"access token: {err.message}: check the client id and secret "
+                               "(CHORUS_PRO_CLIENT_ID, CHORUS_PRO_CLIENT_SECRET) of this platform")
             elif isinstance(err, AuthenticationError) and err.params.get("http_status") == 401:
                 self.add(OK, "access token: obtained, the client id and secret are accepted")
                 self.add(FAIL, f"technical account {login}: refused by Chorus Pro (wrong, expired or locked "
@@ -172,9 +175,6 @@ class Doctor:
                 self.add(OK, "access token: obtained, the client id and secret are accepted")
                 self.add(FAIL, f"platform: access refused ({err.message}): subscribe the PISTE application to the "
                                "Chorus Pro APIs (Factures, Structures, Transverses) on the PISTE portal")
-            elif err.code == "transport_error":
-                self.add(FAIL, f"platform: cannot be reached ({err.params.get('reason') or err.message}): check "
-                               "the network, or the URL of the sandbox")
             else:
                 self.add(FAIL, f"platform: the technical account's structures could not be read ({err.message})")
             return None

@@ -202,3 +202,15 @@ def test_doctor_on_the_default_sandbox_checks_the_eight_budgets(tmp_path, monkey
     assert out.count("ok      recipient Budget") == 8
     assert "Budget annexe des Transports (SIRET 200 023 414 00036): known, engagement number required, service " \
            "code required" in out
+
+
+def test_doctor_tells_a_refused_application_from_an_unreachable_platform(chorus, monkeypatch):
+    monkeypatch.setenv("CHORUS_PRO_CLIENT_SECRET", "wrong")
+    status, out, _err = chorus("doctor")
+    assert status == 1
+    assert "FAILED  access token: PISTE refused the application credentials" in out
+    assert "check the client id and secret" in out
+    monkeypatch.setenv("CHORUS_PRO_BASE_URL", "http://127.0.0.1:9")  # nothing listens there
+    status, out, _err = chorus("doctor", "--timeout", "3")
+    assert status == 1
+    assert "FAILED  platform: cannot be reached" in out and "access token" not in out
