@@ -6,7 +6,9 @@ engagement number required, 130 000 029 00012 with a service code required, 130 
 requirement; no Métropole SIRET). The company is set on "Qualification sandbox".
 """
 
+import json
 import logging
+import urllib.request
 from unittest.mock import patch
 
 from odoo import fields
@@ -304,3 +306,17 @@ class TestChorusProPlainSandbox(ChorusSandboxCase):
         data = self.sandbox.flow_file(invoice.chorus_pro_flow_number)
         fmt, xml = extract_xml(data)
         self.assertEqual(read_facts(xml, fmt).buyer_siret, PRINCIPAL)
+
+    def test_connection_reports_an_unattached_company_in_words(self):
+        request = urllib.request.Request(
+            f"{self.sandbox.url}/sandbox/directory/88412345600011", data=json.dumps({"attached": False}).encode(),
+            headers={"Content-Type": "application/json"}, method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback
+            self.assertFalse(json.loads(answer.read())["attached"])
+        ok, lines = self.company._chorus_pro_test_connection()
+        text = "\n".join(lines)
+        self.assertFalse(ok)
+        self.assertIn("your SIRET 884 123 456 00011 is the Chorus Pro structure", text)
+        self.assertIn("884 123 456 00011 is NOT attached to the technical account TECH_1_sandbox@cpro.fr", text)
+        self.assertIn("Recipient 200 023 414 00101 (Métropole Rouen Normandie - Budget Principal): known", text)
