@@ -115,7 +115,7 @@ class QualificationMapper:
         try:
             new = replace_parties(
                 data,
-                buyer=PartyChange(buyer, target.siret if target else buyer),
+                buyer=PartyChange(buyer, target.siret) if target else None,
                 service_code=target.service_code if target else None,
                 keep_service=target is None,
                 seller=PartyChange(seller, new_seller) if new_seller else None,

@@ -100,7 +100,7 @@ def _set_service_code(root: etree._Element, fmt: Format, service_code: str | Non
         agreement.insert(0, node)  # first element of ApplicableHeaderTradeAgreement (XSD sequence)
 
 
-def _replace_xml(xml: bytes, buyer: PartyChange, service_code: str | None, seller: PartyChange | None,
+def _replace_xml(xml: bytes, buyer: PartyChange | None, service_code: str | None, seller: PartyChange | None,
                  keep_service: bool) -> bytes:
     root = parse_xml(xml)
     fmt = format_of_root(root)
@@ -178,14 +178,14 @@ def _file_specs(writer) -> list:
 def replace_parties(
     data: bytes,
     *,
-    buyer: PartyChange,
+    buyer: PartyChange | None,
     service_code: str | None = None,
     seller: PartyChange | None = None,
     keep_service: bool = False,
 ) -> bytes:
     """The invoice file with its buyer (and seller) replaced; see the module doc.
 
-    :param buyer: the real recipient's SIRET and the test recipient's.
+    :param buyer: the real recipient's SIRET and the test recipient's, or None to keep the buyer.
     :param service_code: BT-10 for the test recipient (None: no service code) unless ``keep_service``.
     :param seller: the real supplier's SIRET and the test supplier's, or None to keep the seller.
     :raises InputError: unreadable file, or a SIRET to replace that the file does not carry.
