@@ -37,6 +37,7 @@
         "views/account_move_late_payment_views.xml",
         "wizard/chorus_pro_order_read_views.xml",
         "views/account_move_purchase_order_views.xml",
+        "views/qualification_views.xml",
     ],
     "installable": True,
     "application": False,

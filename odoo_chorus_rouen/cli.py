@@ -32,6 +32,8 @@ ENV_HELP = """environment variables:
   CHORUS_PRO_PASSWORD       Chorus Pro technical account password
   CHORUS_PRO_TIMEOUT        seconds to wait for each answer (default 30)
   CHORUS_PRO_JOURNAL        journal of what "send" deposited (exactly once across runs)
+  CHORUS_PRO_RECIPIENT_MAP  send, doctor (not production): REAL_SIRET=TEST_SIRET[:SERVICE],... test recipients
+  CHORUS_PRO_TEST_SUPPLIER  send, doctor (not production): the SIRET of your data set's test supplier
 Options given on the command line win over the environment."""
 
 EXIT_OK, EXIT_FAILED, EXIT_ERROR, EXIT_BUG = 0, 1, 2, 3
@@ -424,6 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="after a deposit without answer, how long Chorus Pro is given to show it before a new deposit "
         "(default: %(default)s, one day; the invoice is looked up meanwhile)",
     )
+    p.add_argument(
+        "--recipient-map",
+        action="append",
+        metavar="REAL=TEST[:SERVICE]",
+        help="not on production: deposit invoices to the real SIRET REAL to the test recipient TEST of your "
+        "qualification data set (with its service code SERVICE); repeatable",
+    )
+    p.add_argument(
+        "--test-supplier",
+        metavar="SIRET",
+        help="not on production: deposit as the test supplier of your qualification data set",
+    )
     _add_platform_options(p)
     p.set_defaults(func=cmd_send)
 
@@ -466,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float, default=0.3, help="seconds per processing step of the sandbox")
     p.set_defaults(func=cmd_demo)
 
+    from .cli_doctor import add_parser as add_doctor
+
+    add_doctor(sub, _add_platform_options, ENV_HELP)
     odoo_demo.add_parser(odoo_ops.add_parser(sub))
     return parser
 

@@ -5,6 +5,9 @@ account*: the token URL, the API URL, the PISTE client id and the technical logi
 (:func:`~.core.outbox.journal_scope`). A deposit is only reported for the platform and account that
 received it; the same invoice sent to another platform is deposited there.
 
+On a platform other than production, each file is first prepared for the test data set
+(:mod:`.cli_recipient_map`: ``--recipient-map``, ``--test-supplier``).
+
 A run deposits the files it is given and nothing else; ``--pending`` deposits what earlier runs
 left due on the same platform and account, after saying where. Naming a file again makes it due
 now (the back-off is for unattended retries), except a deposit left without answer, for which
@@ -20,6 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .cli_recipient_map import MapRefusal, mapper_from
 from .cli_text import printable
 from .core.errors import InputError
 from .core.sqlite_files import NotSQLiteError, sqlite_tables
@@ -128,6 +132,10 @@ def run_send(args: argparse.Namespace, settings: dict, ui) -> int:
 
     if not args.files and not args.pending:
         raise ui.CliError("give the invoice files to send, or --pending for what earlier runs left due")
+    try:
+        mapper = mapper_from(args, settings, os.environ)
+    except ValueError as err:
+        raise ui.CliError(str(err)) from None
     files = [(path, ui._read_file(path)) for path in args.files]
     named = bool(args.journal or os.environ.get("CHORUS_PRO_JOURNAL"))
     journal_path = args.journal or ui.default_journal()
@@ -136,23 +144,82 @@ def run_send(args: argparse.Namespace, settings: dict, ui) -> int:
                               create_folder=not named)
     except JournalError as err:
         raise ui.CliError(str(err)) from None
+    checks = _CheckClient(lambda: ui.make_client(settings))
     try:
-        return _send(args, files, outbox, settings, ui, validate)
+        return _send(args, files, outbox, settings, ui, validate, mapper, checks)
     except sqlite3.Error as err:  # damaged while in use (a page or a text that cannot be read)
         raise ui.CliError(journal_failure(journal_path, err)) from None
     finally:
         outbox.close()
+        checks.close()
 
 
-def _send(args, files, outbox, settings, ui, validate) -> int:
+class _CheckClient:
+    """The client of the checks made before the deposits (created on first use only)."""
+
+    def __init__(self, factory: Callable) -> None:
+        self._factory = factory
+        self._client = None
+
+    def __getattr__(self, name: str):
+        if self._client is None:
+            self._client = self._factory()
+        return getattr(self._client, name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+def _prepare(args, path, data, mapper, checks, ui, validate):
+    """Validate one file and prepare it for the platform: ``(exit status, bytes or None, report, note)``."""
+    report = validate(data, layout=args.layout)
+    if not report.ok and not args.force:
+        ui._print_report(path, report)
+        ui._out(f"{printable(path)}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
+        return ui.EXIT_FAILED, None, report, ""
+    try:
+        prepared = mapper.prepare(data, report.facts, checks)
+    except MapRefusal as err:
+        ui._err(f"{printable(path)}: not sent: {printable(str(err))}")
+        return ui.EXIT_ERROR, None, report, ""
+    if not prepared.note:
+        return ui.EXIT_OK, data, report, ""
+    report = validate(prepared.data, layout=args.layout)  # the deposited file is the mapped one: validated as usual
+    if not report.ok and not args.force:
+        ui._print_report(path, report)
+        ui._out(f"{printable(path)}: not sent once mapped to the test data set (fix the errors above)")
+        return ui.EXIT_FAILED, None, report, ""
+    return ui.EXIT_OK, prepared.data, report, prepared.note
+
+
+def _add_pending(outbox, numbers: dict[str, str], settings: dict, ui) -> None:
+    """``--pending``: what earlier runs left due on this platform and account joins the run (said first)."""
+    due = [item for item in outbox.due() if item.number not in numbers]
+    where = describe_scope(settings)
+    if due:
+        ui._out(f"Sending {len(due)} pending invoice(s) to {where}: " + ", ".join(printable(i.number) for i in due))
+    else:
+        ui._out(f"No pending invoice for {where}")
+    for item in outbox.items(("queued", "sending")):
+        if item.number not in numbers and item not in due:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.next_try))
+            ui._out(f"  {printable(item.number)} waits until {when} ({printable(item.error)}); name its file "
+                    "to retry it now")
+    for item in due:
+        numbers[item.number] = f"(pending) {item.filename}"
+
+
+def _send(args, files, outbox, settings, ui, validate, mapper, checks) -> int:
     worst = ui.EXIT_OK
     numbers: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    if mapper.production_note():
+        ui._out(mapper.production_note())
     for path, data in files:
-        report = validate(data, layout=args.layout)
-        if not report.ok and not args.force:
-            ui._print_report(path, report)
-            ui._out(f"{printable(path)}: not sent (fix the errors above, or --force to let Chorus Pro judge)")
-            worst = ui.EXIT_FAILED
+        status, data, report, note = _prepare(args, path, data, mapper, checks, ui, validate)
+        worst = max(worst, status)
+        if data is None:
             continue
         try:
             item = outbox.add(data, facts=report.facts)
@@ -162,20 +229,10 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
             continue
         outbox.retry_now(item.number)
         numbers[item.number] = path
+        if note:
+            notes[item.number] = note
     if args.pending:
-        due = [item for item in outbox.due() if item.number not in numbers]
-        where = describe_scope(settings)
-        if due:
-            ui._out(f"Sending {len(due)} pending invoice(s) to {where}: " + ", ".join(printable(i.number) for i in due))
-        else:
-            ui._out(f"No pending invoice for {where}")
-        for item in outbox.items(("queued", "sending")):
-            if item.number not in numbers and item not in due:
-                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.next_try))
-                ui._out(f"  {printable(item.number)} waits until {when} ({printable(item.error)}); name its file "
-                        "to retry it now")
-        for item in due:
-            numbers[item.number] = f"(pending) {item.filename}"
+        _add_pending(outbox, numbers, settings, ui)
     # Deposited by an earlier run and not integrated then: one look at each flow (a duplicate refusal
     # there confirms a deposit left without answer). What this run deposits is not looked at again.
     earlier = [number for number in numbers if outbox.get(number).state == "sent"]
@@ -185,6 +242,8 @@ def _send(args, files, outbox, settings, ui, validate) -> int:
     account_check = None  # the dedicated check, made once for the run when a call was answered 401
     for number, path in numbers.items():
         item = outbox.get(number)
+        if number in notes:
+            ui._out(f"{printable(path)}: {printable(notes[number])}")
         status, line, to_stderr = _outcome(outbox, item, printable(path), ui)
         if line is None:  # the gateway refused a call: the dedicated check says whether the credentials are wrong
             account_check = account_check or _check_account(settings, ui, item.supplier_siret)

@@ -672,7 +672,8 @@ def test_functional_errors_as_http_400():
         api = Api(sandbox)
         error = api.call(CR_DETAILLE, {"numeroFluxDepot": "CPP0011106000000000999999"}, expect=400)
         assert error["codeRetour"] == 20000 and error["libelle"]
-        assert api.call(SEARCH, {"numeroFacture": "NOPE"}, expect=200)["codeRetour"] == 20000
+        # "No result" is a functional code too: 400 with the same body (a client must read it as empty).
+        assert api.call(SEARCH, {"numeroFacture": "NOPE"}, expect=400)["codeRetour"] == 20000
         assert api.call(DEPOSIT, deposit_body(b"x", "x.xml", "IN_DP_NOPE"), expect=400)["codeRetour"] == 20002
         sandbox.configure(functional_errors_http=200)
         assert api.call(CR_DETAILLE, {"numeroFluxDepot": "CPP0011106000000000999999"}, expect=200)

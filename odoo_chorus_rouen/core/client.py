@@ -42,7 +42,7 @@ from .client_answers import (
     parse_date,
     parse_datetime,
 )
-from .client_transport import MAX_PAGES, ChorusTransport
+from .client_transport import MAX_PAGES, NO_RESULT_CODE, ChorusTransport
 from .errors import ApiError
 
 __all__ = ["ChorusClient"]
@@ -260,16 +260,23 @@ class ChorusClient(ChorusTransport):
         )
 
     def search_structures(
-        self, identifier: str, *, identifier_type: str = "SIRET", page_size: int = 100
+        self, identifier: str, *, identifier_type: str = "SIRET", page_size: int = 100, all_private: bool = False
     ) -> list[Structure]:
-        """Directory search of a structure by identifier (``rechercherStructure``), all pages."""
+        """Directory search of a structure by identifier (``rechercherStructure``), all pages.
+
+        :param all_private: also the private structures the technical account is not attached to
+            (``restreindreStructuresPrivees: false``; by default the platform shows only the attached ones).
+        """
         ident = budgets.compact_siret(identifier) if identifier_type == "SIRET" else identifier
 
         def page_body(page: int) -> dict[str, Any]:
-            return {
+            body: dict[str, Any] = {
                 "structure": {"identifiantStructure": ident, "typeIdentifiantStructure": identifier_type},
                 "parametres": {"pageResultatDemandee": page, "nbResultatsParPage": page_size},
             }
+            if all_private:
+                body["restreindreStructuresPrivees"] = False
+            return body
 
         result = []
         for item in self._pages("rechercherStructure", page_body, "listeStructures", page_size):
@@ -284,6 +291,32 @@ class ChorusClient(ChorusTransport):
                     name=as_text(item.get("designationStructure")) or "",
                     active=(as_text(item.get("statut")) or "ACTIVE").upper() in ("ACTIVE", "ACTIF"),
                     identifier_type=as_text(item.get("typeIdentifiantStructure")),
+                )
+            )
+        return result
+
+    def supplier_structures(self) -> list[Structure]:
+        """The active structures the technical account is attached to and may invoice from
+        (``recupererStructuresActivesPourFournisseur``, body ``{}``; CHORUS_PRO_API.md §2, §10).
+
+        Answer ``listeStructures[]`` {``idStructureCPP``, ``identifiant``, ``designationStructure``}
+        [S] GOCP and PGF agree; ``identifiantStructure`` is read too. No structure (``codeRetour``
+        20000, or 0 with an empty list) is an empty list.
+        """
+        answer = self._call("recupererStructuresActivesPourFournisseur", {}, accept_codes=(NO_RESULT_CODE,))
+        result = []
+        for item in dicts(answer.get("listeStructures")):
+            structure_id = as_int(item.get("idStructureCPP"))
+            identifier = as_text(item.get("identifiant") or item.get("identifiantStructure")) or ""
+            if structure_id is None and not identifier:
+                continue
+            result.append(
+                Structure(
+                    structure_id=structure_id or 0,
+                    identifier=budgets.compact_siret(identifier) if identifier.replace(" ", "").isdigit()
+                    else identifier,
+                    name=as_text(item.get("designationStructure")) or "",
+                    active=True,  # the operation lists active structures only
                 )
             )
         return result

@@ -10,7 +10,8 @@ Error rules
 
 * ``codeRetour`` other than 0, whether on HTTP 200 or HTTP 400: :class:`ApiError` carrying
   ``chorus_code``, ``chorus_label``, ``http_status`` and ``operation``. A search that finds nothing
-  (``codeRetour`` 20000) is an empty result, not an error.
+  is an empty result, not an error, in each of the readings met (CHORUS_PRO_API.md §1.5, §10):
+  ``codeRetour`` 20000 on HTTP 200 or on HTTP 400, and ``codeRetour`` 0 with an empty list.
 * 401: the cached token is dropped, a new one fetched and the call made once more; a second 401
   is an :class:`AuthenticationError` (with the gateway's ``error_description``). 403:
   :class:`AuthenticationError` at once (application not subscribed to the API, or refused).
@@ -41,7 +42,9 @@ Error rules
   reaches Chorus Pro, so nothing was recorded.
 
 Every call passes an explicit ``timeout``; ``calls`` counts HTTP requests per operation (and
-``"token"``). Logs (logger ``odoo_chorus_rouen.core.client``) show request summaries at DEBUG,
+``"token"``). ``on_answer`` (None by default), when set to ``callable(operation, http_status, body)``,
+receives every JSON answer of the platform, secrets masked: ``chorus-rouen doctor`` and Odoo's
+connection test keep them as evidence. Logs (logger ``odoo_chorus_rouen.core.client``) show request summaries at DEBUG,
 never a header, a secret or a file's base64.
 """
 
@@ -107,6 +110,8 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "rechercherServicesStructure": ("POST", "/cpro/structures/v1/rechercher/services"),
     "consulterServiceStructure": ("POST", "/cpro/structures/v1/consulter/service"),
     "healthCheck": ("GET", "/cpro/transverses/v1/health-check"),
+    "recupererStructuresActivesPourFournisseur": (
+        "POST", "/cpro/transverses/v1/recuperer/structures/actives/fournisseur"),
 }
 #: Operations that change something on the platform: never retried by the client.
 WRITE_OPERATIONS = frozenset({"deposerFluxFacture", "recyclerFacture", "ajouterFichierDansSysteme", "completerFacture"})
@@ -161,6 +166,7 @@ class ChorusTransport:
             session.mount("http://", adapter)
         self.session = session
         self.calls: Counter[str] = Counter()
+        self.on_answer: Callable[[str, int, dict[str, Any]], None] | None = None
         self._calls_lock = threading.Lock()
         self._auth = TokenProvider(
             self.credentials,
@@ -341,6 +347,8 @@ class ChorusTransport:
         data = _json_object(response)
         if data is None and not call.json_required and 200 <= status < 300:
             data = {}
+        if data is not None and self.on_answer is not None:
+            self._report_answer(operation, status, data, secrets)
         code = as_int(data.get("codeRetour")) if data is not None else None
         label = redact(data.get("libelle"), secrets) if data is not None and data.get("libelle") else None
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -352,10 +360,29 @@ class ChorusTransport:
             raise _Retry(error, retry_after, f"HTTP {status}")
         if data is None and call.write and 200 <= status < 300:
             raise self._outcome_unknown(operation, context, f"HTTP {status} with a body that is not JSON", status)
-        if data is None or refused or not 200 <= status < 300:
+        # "No result" (an accepted code) comes on HTTP 200, or on 400 where the platform answers its
+        # functional codes with 400 (CHORUS_PRO_API.md §1.5): both are an empty result.
+        no_result = code is not None and code in call.accept_codes and status == 400
+        if data is None or refused or not (200 <= status < 300 or no_result):
             raise self._api_error(operation, status, data, code, label, retry_after, context)
         data["_http_status"] = status
         return data
+
+    def _report_answer(self, operation: str, status: int, data: Mapping[str, Any], secrets: tuple[str, ...]) -> None:
+        """Hand a copy of one answer to ``on_answer``: secrets masked, files replaced by their size."""
+        def mask(value: Any) -> Any:
+            if isinstance(value, Mapping):
+                return {redact(k, secrets): mask(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [mask(item) for item in value]
+            if isinstance(value, str):
+                return redact(value, secrets)
+            return str(value) if isinstance(value, Decimal) else value
+
+        try:
+            self.on_answer(operation, status, mask(_shorten(data)))
+        except Exception:  # noqa: BLE001 - evidence is a by-product: never let it break a call
+            _logger.debug("on_answer failed for %s", operation, exc_info=True)
 
     def _retry_delay(self, attempt: int, max_retries: int, retry_after: float | None) -> float | None:
         """Seconds to wait before retry number ``attempt + 1``, or None when the retries are over."""
@@ -492,10 +519,8 @@ def _json_object(response: requests.Response) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _summary(body: Mapping[str, Any] | None) -> str:
-    """A loggable view of a request body: files replaced by their size."""
-    if body is None:
-        return "-"
+def _shorten(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A loggable copy of a request or answer body: files replaced by their size, long texts cut."""
 
     def shorten(key: str, value: Any) -> Any:
         if key in _BULKY_KEYS and isinstance(value, str):
@@ -504,6 +529,13 @@ def _summary(body: Mapping[str, Any] | None) -> str:
             return value[:60] + f"...<{len(value)} chars>"
         if isinstance(value, Mapping):
             return {k: shorten(k, v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [shorten(key, item) for item in value]
         return value
 
-    return repr({k: shorten(k, v) for k, v in body.items()})
+    return {k: shorten(k, v) for k, v in body.items()}
+
+
+def _summary(body: Mapping[str, Any] | None) -> str:
+    """A loggable view of a request body: files replaced by their size."""
+    return "-" if body is None else repr(_shorten(body))

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta, timezone
 from . import delivery
 from .errors import ChorusError, InputError
 from .payload import SYNTAX_BY_FORMAT, deposit_filename
-from .status import ChorusState, flow_status, invoice_status
+from .status import FINAL_FLOW_STATES, ChorusState, flow_status, invoice_status
 from .validation_facts import read_facts
 from .validation_input import extract_xml
 from .validation_report import InvoiceFacts
@@ -114,8 +114,8 @@ class OutboxItem:
         return self.state in ("rejected", "paid", "cancelled", "error")
 
 
-#: Flow states after which Chorus Pro no longer processes a flow.
-_FINAL_FLOW_STATES = ("IN_INTEGRE", "IN_INTEGRE_PARTIEL", "IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
+#: Flow states after which Chorus Pro no longer processes a flow (:mod:`.status`).
+_FINAL_FLOW_STATES = FINAL_FLOW_STATES
 
 #: Our short state for a Chorus status (see :class:`.status.ChorusState`).
 _STATE_BY_CORE = {

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from enum import Enum
 
 __all__ = [
+    "FINAL_FLOW_STATES",
     "FLOW_STATES",
     "INVOICE_STATUSES",
+    "REJECTED_FLOW_STATES",
     "ChorusState",
     "StatusInfo",
     "flow_status",
@@ -190,6 +192,15 @@ FLOW_STATES: dict[str, StatusInfo] = {
 INVOICE_STATUSES: dict[str, StatusInfo] = {
     row[0]: StatusInfo(row[0], "invoice", *row[1:]) for row in _INVOICE_ROWS
 }
+
+#: Flow states after which Chorus Pro no longer processes the flow; every other state, documented
+#: (``IN_RECU``, ``IN_TRAITE_SE_CPP``, ``IN_EN_ATTENTE_TRAITEMENT_CPP``, ``QP_RECEVABLE``...) or not,
+#: is still in processing. The client, the outbox and the addon all read it from here.
+FINAL_FLOW_STATES: frozenset[str] = frozenset(code for code, info in FLOW_STATES.items() if info.final)
+#: Final flow states in which no invoice was integrated (the file may be fixed and sent again).
+REJECTED_FLOW_STATES: frozenset[str] = frozenset(
+    code for code in FINAL_FLOW_STATES if FLOW_STATES[code].state is ChorusState.REJECTED
+)
 
 _warned: set[tuple[str, str]] = set()
 

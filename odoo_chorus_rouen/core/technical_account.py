@@ -42,10 +42,22 @@ from typing import Any
 
 from .errors import ChorusError
 
-__all__ = ["REMINDER_DAYS", "AccountCheck", "check_account", "days_left", "due_reminder", "is_account_suspected"]
+__all__ = [
+    "PASSWORD_PERIOD_DAYS",
+    "REMINDER_DAYS",
+    "AccountCheck",
+    "check_account",
+    "days_left",
+    "due_reminder",
+    "is_account_suspected",
+]
 
 #: Days before the expiry at which the administrators get a to-do, largest first.
 REMINDER_DAYS = (30, 7, 1)
+#: How long a technical account's password lasts: the Chorus Pro community's guidance is to change it
+#: every 424 days (CHORUS_PRO_API.md §10 [S], "bonne pratique" page); Chorus Pro itself gives the date
+#: (``dateExpirationMotPasseCompteTech``) and that date wins whenever it is known.
+PASSWORD_PERIOD_DAYS = 424
 #: Retries of the check's read after a network failure or a 5xx: the check stays short (it runs inside a
 #: job's pass); a check that could not be made says nothing about the account and is made again later.
 CHECK_RETRIES = 1

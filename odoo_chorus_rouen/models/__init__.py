@@ -11,6 +11,8 @@ from . import res_partner_directory_lock
 from . import res_company_directory_refresh
 from . import res_company_technical_account
 from . import res_company_account_check
+from . import chorus_pro_test_recipient
+from . import res_company_qualification
 from . import res_config_settings_directory_refresh
 from . import account_edi_xml_cii
 from . import account_edi_xml_cii_late_payment
@@ -29,3 +31,4 @@ from . import chorus_pro_completion
 from . import account_move_completion
 from . import account_move_account_stop
 from . import account_move_purchase_order
+from . import account_move_qualification

@@ -29,8 +29,6 @@ from stdnum import iban as stdnum_iban
 from odoo import models
 from odoo.tools import LazyTranslate, cleanup_xml_node
 
-from ..core.budgets import compact_siret  # noqa: TID252
-
 _lt = LazyTranslate(__name__)
 
 NS = {
@@ -119,13 +117,14 @@ class AccountEdiXmlCII(models.AbstractModel):
         if not self._chorus_pro_applies(invoice):
             return vals
         company = invoice.company_id
-        buyer_siret = compact_siret(invoice._chorus_pro_recipient().siret or "")
-        seller_siret = compact_siret(company.siret or "")
+        routing = invoice._chorus_pro_routing()  # on a qualification deposit: the test parties
+        buyer_siret = routing.buyer_siret
+        seller_siret = routing.seller_siret
         layout = self._chorus_pro_layout(company)
         vals.update({
             # BT-10 / BT-13: never a fallback value (a wrong service code or engagement routes the
             # invoice to the wrong desk or gets it rejected).
-            "buyer_reference": (invoice.buyer_reference or "").strip(),
+            "buyer_reference": routing.service_code,
             "purchase_order_reference": (invoice.purchase_order_reference or "").strip(),
             "contract_reference": (invoice.contract_reference or "").strip(),
             # BT-24
@@ -159,8 +158,9 @@ class AccountEdiXmlCII(models.AbstractModel):
         """Apply every Chorus Pro correction to the rendered CII ``tree`` (in place)."""
         company = invoice.company_id
         layout = self._chorus_pro_layout(company)
-        buyer_siret = compact_siret(invoice._chorus_pro_recipient().siret or "")
-        seller_siret = compact_siret(company.siret or "")
+        routing = invoice._chorus_pro_routing()  # on a qualification deposit: the test parties
+        buyer_siret = routing.buyer_siret
+        seller_siret = routing.seller_siret
         is_refund = invoice.move_type == "out_refund"
 
         self._chorus_pro_fix_context(invoice, tree, layout)
@@ -173,9 +173,10 @@ class AccountEdiXmlCII(models.AbstractModel):
             _find(agreement, "./ram:SellerTradeParty"), seller_siret, layout, company.partner_id
         )
         self._chorus_pro_fix_party(
-            _find(agreement, "./ram:BuyerTradeParty"), buyer_siret, layout, invoice._chorus_pro_recipient(), buyer=True
+            _find(agreement, "./ram:BuyerTradeParty"), buyer_siret, layout, invoice._chorus_pro_recipient(), buyer=True,
+            name=routing.buyer_name,
         )
-        self._chorus_pro_fix_references(invoice, agreement)
+        self._chorus_pro_fix_references(invoice, agreement, routing.service_code)
         self._chorus_pro_fix_delivery(tree)
         settlement = _find(tree, "./rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeSettlement")
         self._chorus_pro_fix_payment_means(invoice, settlement, is_refund)
@@ -236,13 +237,14 @@ class AccountEdiXmlCII(models.AbstractModel):
             if description is not None and text == first_line:
                 product.remove(description)
 
-    def _chorus_pro_fix_party(self, party, siret, layout, partner, buyer=False):
+    def _chorus_pro_fix_party(self, party, siret, layout, partner, buyer=False, name=None):
         """BT-29/30 (seller) or BT-46/47 (buyer): identifiers by layout; address completed if needed."""
         for old in party.findall("./ram:GlobalID", NS):
             party.remove(old)
-        name = _find(party, "./ram:Name")
-        if buyer and name is not None:
-            name.text = partner.display_name  # the recipient (budget), also when addressed to a person under it
+        name_node = _find(party, "./ram:Name")
+        if buyer and name_node is not None:
+            # the recipient (budget), also when addressed to a person under it; or the test recipient
+            name_node.text = name or partner.display_name
         if siret:
             global_id = etree.Element(RAM + "GlobalID", schemeID=SCHEME_SIRET)
             global_id.text = siret
@@ -284,9 +286,9 @@ class AccountEdiXmlCII(models.AbstractModel):
                 _insert_after(party, address, "ID", "GlobalID", "Name", "Description",
                               "SpecifiedLegalOrganization", "DefinedTradeContact")
 
-    def _chorus_pro_fix_references(self, invoice, agreement):
+    def _chorus_pro_fix_references(self, invoice, agreement, service_code=None):
         """BT-10 service code and BT-13 engagement number: exactly the Chorus fields, or nothing."""
-        service_code = (invoice.buyer_reference or "").strip()
+        service_code = (invoice.buyer_reference or "").strip() if service_code is None else service_code
         engagement = (invoice.purchase_order_reference or "").strip()
         buyer_reference = _find(agreement, "./ram:BuyerReference")
         if buyer_reference is not None:

@@ -22,7 +22,7 @@ from odoo.exceptions import AccessError, UserError
 from ..core import delivery  # noqa: TID252
 from ..core.budgets import compact_siret, is_valid_siret  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
-from ..core.status import ChorusState, flow_status, invoice_status  # noqa: TID252
+from ..core.status import REJECTED_FLOW_STATES, ChorusState, flow_status, invoice_status  # noqa: TID252
 from .chorus_pro_messages import error_message, message_env
 from .chorus_pro_routing import ENGAGEMENT_MAX_LENGTH  # noqa: F401 - kept importable from here
 
@@ -51,7 +51,7 @@ STATE_BY_CORE = {
     ChorusState.CANCELLED: "cancelled",
 }
 FLOW_INTEGRATED = "IN_INTEGRE"
-FLOW_REJECTED = ("IN_REJETE", "IN_INCIDENTE", "QP_IRRECEVABLE")
+FLOW_REJECTED = tuple(sorted(REJECTED_FLOW_STATES))  # IN_INCIDENTE, IN_REJETE, QP_IRRECEVABLE (core/status.py)
 PARAM_PREFIX = "odoo_chorus_rouen."
 DEFAULTS = {
     "send_batch_size": 50,  # invoices per send job run
@@ -482,6 +482,10 @@ class AccountMove(models.Model):
             "context": {"default_move_id": self.id},
         }
 
+    def _chorus_pro_recycle_routing(self, partner, service_code):
+        """(recipient SIRET, service code) that ``recyclerFacture`` receives for the new routing."""
+        return compact_siret(partner.siret), service_code or ""
+
     def _chorus_pro_recycle(self, partner, service_code, engagement, comment=None):
         """Send the corrected routing of an ``A_RECYCLER`` invoice to Chorus Pro, then record it."""
         self.ensure_one()
@@ -495,10 +499,11 @@ class AccountMove(models.Model):
         client = self.company_id._chorus_pro_get_client()
         try:
             # "" clears a value on Chorus Pro (None would keep the old one): send the full new routing.
+            recipient_siret, routed_service_code = self._chorus_pro_recycle_routing(partner, service_code)
             result = client.recycle_invoice(
                 int(self.chorus_pro_invoice_id),
-                recipient_siret=compact_siret(partner.siret),
-                service_code=service_code or "",
+                recipient_siret=recipient_siret,
+                service_code=routed_service_code,
                 engagement=engagement or "",
                 comment=comment or None,
             )

@@ -21,7 +21,6 @@ from odoo.exceptions import UserError
 from odoo.tools import config, format_datetime
 
 from ..core import delivery  # noqa: TID252
-from ..core.budgets import compact_siret  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from . import chorus_pro_job_lock as job_lock
 from .account_move import (
@@ -264,9 +263,7 @@ class AccountMove(models.Model):
         except Exception as err:  # noqa: BLE001 - factur-x raises bare exceptions
             raise UserError(_("The Factur-X file could not be built: %(error)s", error=str(err))) from err
         facturx_pdf = self._chorus_pro_pdfa(facturx_pdf)  # PDF/A-3 in structure (account_move_documents)
-        recipient = self._chorus_pro_recipient()
-        buyer_siret = compact_siret(recipient.siret or "")
-        requirements = {buyer_siret: self._chorus_pro_requirements(recipient, self.buyer_reference)}
+        requirements = self._chorus_pro_file_requirements()  # the deposited buyer's (account_move_qualification)
         layout = self.company_id.chorus_pro_layout or "direct"
         errors = [f for f in validate_invoice_file(facturx_pdf, requirements, layout) if f.severity == "error"]
         if errors:
@@ -419,8 +416,9 @@ class AccountMove(models.Model):
         return delivery.find_original(
             client.search_invoices(invoice_number=self.name),
             self.name,
-            buyer_siret=self._chorus_pro_recipient().siret,
-            supplier_siret=self.company_id.siret,
+            # the parties Chorus Pro holds: the test ones after a qualification deposit (account_move_qualification)
+            buyer_siret=self._chorus_pro_deposited_sirets()[0],
+            supplier_siret=self._chorus_pro_deposited_sirets()[1],
             invoice_type="AVOIR" if self.move_type == "out_refund" else "FACTURE",
             amount_ttc=self.amount_total,
             invoice_date=self.invoice_date,

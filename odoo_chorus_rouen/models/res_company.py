@@ -10,6 +10,11 @@ from .res_partner import SIRET_INPUT_SIZE
 
 _logger = logging.getLogger(__name__)
 
+# Platforms reached at the URL typed on the settings (a local sandbox), not at PISTE's own URLs.
+URL_ENVIRONMENTS = ("sandbox", "sandbox_qualification")
+# Platforms that hold only the user's test data set (res_company_qualification.py).
+QUALIFICATION_ENVIRONMENTS = ("qualification", "sandbox_qualification")
+
 # Credentials every platform needs, in the order they are listed to the user.
 CREDENTIAL_FIELDS = (
     "chorus_pro_client_id",
@@ -29,17 +34,21 @@ class ResCompany(models.Model):
             ("qualification", "Qualification (test platform)"),
             ("production", "Production"),
             ("sandbox", "Sandbox (custom URL)"),
+            ("sandbox_qualification", "Qualification sandbox (custom URL)"),
         ],
         string="Chorus Pro Platform",
         default="qualification",
         required=True,
-        help="Qualification: the official test platform (PISTE sandbox). Production: real invoices.\n"
+        help="Qualification: the official test platform (PISTE sandbox); it holds only your test data set.\n"
+        "Production: real invoices.\n"
         "Sandbox: a local simulator reached at the URL below (tests, demonstrations).\n"
+        "Qualification sandbox: a local simulator started with 'chorus-rouen sandbox --platform "
+        "qualification'; invoices go to your test data set as on qualification.\n"
         "A neutralized copy of the database is always switched back to qualification.",
     )
     chorus_pro_base_url = fields.Char(
         string="Chorus Pro Sandbox URL",
-        help="Base URL of the simulator, e.g. http://127.0.0.1:8090 (used with the Sandbox platform only).",
+        help="Base URL of the simulator, e.g. http://127.0.0.1:8090 (used with the Sandbox platforms only).",
     )
     chorus_pro_client_id = fields.Char(
         string="Chorus Pro Client ID",
@@ -94,7 +103,7 @@ class ResCompany(models.Model):
         self.ensure_one()
         company = self.sudo()
         names = list(CREDENTIAL_FIELDS)
-        if company.chorus_pro_environment == "sandbox":
+        if company.chorus_pro_environment in URL_ENVIRONMENTS:
             names.insert(0, "chorus_pro_base_url")
         env = message_env(self.env)
         return [company._fields[name]._description_string(env) for name in names if not (company[name] or "").strip()]
@@ -114,7 +123,7 @@ class ResCompany(models.Model):
         report = []
         for company in self.sudo():
             names = list(CREDENTIAL_FIELDS)
-            if company.chorus_pro_environment == "sandbox":
+            if company.chorus_pro_environment in URL_ENVIRONMENTS:
                 names.insert(0, "chorus_pro_base_url")
             missing = [name for name in names if not (company[name] or "").strip()]
             report.append({
@@ -151,8 +160,14 @@ class ResCompany(models.Model):
                                          fields=", ".join(missing)))
         company = self.sudo()
         try:
-            if company.chorus_pro_environment == "sandbox":
+            if company.chorus_pro_environment in URL_ENVIRONMENTS:
                 endpoints = Endpoints.from_base_url(company.chorus_pro_base_url.strip())
+                if endpoints.is_production and company.chorus_pro_environment == "sandbox_qualification":
+                    raise UserError(_(
+                        "The sandbox URL of %(company)s points at the production Chorus Pro platform: a sandbox "
+                        "playing qualification never sends there. Give the URL of your local sandbox.",
+                        company=self.name,
+                    ))
             else:
                 endpoints = Endpoints.for_environment(Environment(company.chorus_pro_environment))
             credentials = Credentials(
@@ -229,15 +244,21 @@ class ResCompany(models.Model):
         finally:
             client.close()
 
+    def _chorus_pro_supplier_siret(self):
+        """The SIRET the company deposits as (the seller of its invoices on Chorus Pro): its own SIRET;
+        on qualification the test supplier of its data set (res_company_qualification.py)."""
+        self.ensure_one()
+        return compact_siret(self.siret or "")
+
     def _chorus_pro_test_own_structure(self, client, lines):
-        siret = compact_siret(self.siret or "")
+        siret = self._chorus_pro_supplier_siret()
         if not siret:
             lines.append(_("Directory: the company has no SIRET; enter it in the company's settings to send invoices."))
             return False
         if not is_valid_siret(siret):
             lines.append(_("Directory: the company's SIRET %(siret)s is not valid.", siret=siret))
             return False
-        structures = client.search_structures(siret)
+        structures = client.search_structures(siret, all_private=True)  # attached or not: said apart below
         if not structures:
             lines.append(
                 _(
@@ -266,7 +287,7 @@ class ResCompany(models.Model):
         self.ensure_one()
         selection = dict(self._fields["chorus_pro_environment"]._description_selection(self.env))
         label = selection.get(self.chorus_pro_environment, self.chorus_pro_environment)
-        if self.chorus_pro_environment == "sandbox":
+        if self.chorus_pro_environment in URL_ENVIRONMENTS:
             label = f"{label} {self.sudo().chorus_pro_base_url}"
         return label
 

@@ -46,7 +46,8 @@ class ResCompany(models.Model):
     chorus_pro_password_expiry_manual = fields.Date(
         string="Password Expiry (typed)",
         copy=False,
-        help="Expiry date of the technical account's password, typed by hand. Used only when Chorus Pro gives none.",
+        help="Expiry date of the technical account's password, typed by hand. Used only when Chorus Pro gives none. "
+        "Chorus Pro asks for a new password every 424 days: the day you change it plus 424 days.",
     )
     chorus_pro_password_expiry_date = fields.Date(
         string="Technical Account Password Expires On",
@@ -100,9 +101,10 @@ class ResCompany(models.Model):
         self.ensure_one()
         from ..core.client_completion import technical_account_expiry  # noqa: TID252
 
-        if not self.siret:
+        siret = self._chorus_pro_supplier_siret()  # on qualification: the test supplier (its structure)
+        if not siret:
             return None
-        expiry = technical_account_expiry(client, self.siret)
+        expiry = technical_account_expiry(client, siret)
         vals = {"chorus_pro_password_expiry_read": fields.Datetime.now()}
         new = expiry.date() if expiry else False
         if new != self.chorus_pro_password_expiry:
@@ -125,7 +127,8 @@ class ResCompany(models.Model):
                            date=fields.Date.to_string(expiry), days=left))
         else:
             lines.append(_("Technical account password: Chorus Pro gives no expiry date; type it in the settings "
-                           "to get reminders."))
+                           "to get reminders (Chorus Pro asks for a new password every %(days)s days).",
+                           days=technical_account.PASSWORD_PERIOD_DAYS))
         if ok and self.chorus_pro_account_refused:
             self._chorus_pro_resume_sending(_("the connection test passed"))
         return ok

@@ -2,7 +2,8 @@
 
 :func:`main` reads the options (checked by :mod:`.arguments`: one clear line instead of a
 traceback) and :func:`serve_forever` runs a :class:`.server.SandboxServer` in the foreground, printing
-where it listens and its credentials, until Ctrl-C or SIGTERM.
+where it listens and its credentials (and, with ``--platform qualification``, the SIRETs of its test
+data set), until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from . import directory as dirmod
 from .arguments import check_port, check_state_path
+from .qualification import start_lines
 from .server import SandboxServer
 
 __all__ = ["DEFAULT_PORT", "build_parser", "main", "serve_forever"]
@@ -50,6 +52,28 @@ def build_parser(prog: str = "chorus-rouen sandbox") -> argparse.ArgumentParser:
         choices=(200, 400),
         default=200,
         help="HTTP status of answers with codeRetour != 0 (default: 200)",
+    )
+    parser.add_argument(
+        "--empty-search",
+        type=int,
+        choices=(20000, 0),
+        default=20000,
+        help="codeRetour of a search without result: 20000 (TRA_MSG_00.015, on the HTTP status of functional "
+        "errors) or 0 with an empty list (default: 20000)",
+    )
+    parser.add_argument(
+        "--zero-criteria",
+        choices=("filter", "ignore"),
+        default="filter",
+        help="a zero-valued amount criterion of the invoice search (montantTTCMax: 0) filters or is ignored "
+        "(default: filter)",
+    )
+    parser.add_argument(
+        "--platform",
+        choices=("sandbox", "qualification"),
+        default="sandbox",
+        help="personality: sandbox (the Métropole's budgets and demo suppliers) or qualification (only a test "
+        "data set, whose SIRETs are printed on start; more intermediate flow states) (default: sandbox)",
     )
     parser.add_argument(
         "--layers", default="xsd", help="validation layers applied to deposits, comma separated (default: xsd)"
@@ -105,6 +129,10 @@ def serve_forever(
     print(f"  login          {creds.login}", file=out)
     print(f"  password       {creds.password}", file=out)
     print(f"  state          {state_path}", file=out)
+    if sandbox.platform == "qualification":
+        print("Qualification data set (map your real recipients to these test ones):", file=out)
+        for line in start_lines(sandbox.store):
+            print(line, file=out)
     print("Press Ctrl-C to stop.", file=out, flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"WARNING: listening on {host}: the sandbox has no real security.", file=out, flush=True)
@@ -149,6 +177,9 @@ def main(argv: list[str] | None = None, prog: str = "chorus-rouen sandbox") -> i
             directory_file=args.directory,
             processing_delay=args.delay,
             functional_errors_http=args.functional_errors_http,
+            empty_search_code=args.empty_search,
+            zero_criteria=args.zero_criteria,
+            platform=args.platform,
             validation_layers=layers,
             suppliers=args.supplier,
             allow_hosts=tuple(args.allow_host),

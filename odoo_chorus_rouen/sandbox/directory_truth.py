@@ -11,7 +11,8 @@ Control routes (registered by ``control.py``)::
          {"service_code_required": bool,           # codeServiceDoitEtreRenseigne
           "engagement_required": bool,             # numeroEJDoitEtreRenseigne
           "service_or_engagement_required": bool,  # gestionNumeroEJOuCodeService
-          "active": bool}                          # statut ACTIVE / INACTIVE
+          "active": bool,                          # statut ACTIVE / INACTIVE
+          "attached": bool}                        # rattacheCompteTechnique (private structures)
          (the Chorus names of the flags and {"statut": "ACTIVE" | "INACTIVE"} are accepted too)
 
 The routing checks of a deposit (``routing.routing_messages``), the directory search
@@ -35,7 +36,7 @@ FLAG_ALIASES = {
     "engagement_required": "numeroEJDoitEtreRenseigne",
     "service_or_engagement_required": "gestionNumeroEJOuCodeService",
 }
-_KNOWN_KEYS = {*FLAG_ALIASES, *FLAG_ALIASES.values(), "active", "statut"}
+_KNOWN_KEYS = {*FLAG_ALIASES, *FLAG_ALIASES.values(), "active", "statut", "attached", "rattacheCompteTechnique"}
 
 
 def truth_of(store: Store, siret: str) -> dict[str, Any]:
@@ -53,6 +54,7 @@ def truth_of(store: Store, siret: str) -> dict[str, Any]:
         "designationStructure": structure.get("designationStructure"),
         **{short: bool(params.get(chorus)) for short, chorus in FLAG_ALIASES.items()},
         "active": structure.get("statut", "ACTIVE") == "ACTIVE",
+        "attached": bool(structure.get("rattacheCompteTechnique")),
     }
 
 
@@ -88,6 +90,9 @@ def set_truth(store: Store, siret: str, changes: dict[str, Any]) -> dict[str, An
         status = str(changes["statut"]).strip().upper()
         if status not in ("ACTIVE", "INACTIVE"):
             raise ValueError(f"statut must be ACTIVE or INACTIVE, not {changes['statut']!r}")
+    for key in ("attached", "rattacheCompteTechnique"):
+        if key in changes:
+            structure["rattacheCompteTechnique"] = _bool(key, changes[key])
     structure_id = structure["idStructureCPP"]
     structure.update({"parametres": params, "statut": status})
     with store.transaction() as conn:
@@ -105,7 +110,7 @@ def _c_truth_get(sb: Any, payload: dict, query: dict, siret: str) -> tuple[int, 
 def _c_truth_set(sb: Any, payload: dict, query: dict, siret: str) -> tuple[int, Any]:
     if not payload:
         raise ValueError('expected {"service_code_required": bool, "engagement_required": bool, '
-                         '"service_or_engagement_required": bool, "active": bool}')
+                         '"service_or_engagement_required": bool, "active": bool, "attached": bool}')
     return 200, set_truth(sb.store, siret, payload)
 
 

@@ -18,17 +18,23 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.limits import MAX_DEPOSIT_SIZE
-from . import completion, deposits, flows, invoice_search, invoice_status, invoices, structures
+from . import attached, completion, deposits, flows, invoice_search, invoice_status, invoices, structures
 from .access import DEFAULT_CREDENTIALS, SandboxCredentials
 from .analysis import CoreValidator
 from .clock import Clock
-from .replies import OK_TRA, Reply
+from .qualification import PLATFORMS, flow_stages
+from .replies import NO_RESULT, OK_TRA, Reply
 from .store import Store
 from .technical_account import load as load_account
 
-__all__ = ["DEFAULT_MAX_FILE_SIZE", "Engine"]
+__all__ = ["DEFAULT_MAX_FILE_SIZE", "EMPTY_SEARCH_CODES", "ZERO_CRITERIA", "Engine"]
 
 DEFAULT_MAX_FILE_SIZE = MAX_DEPOSIT_SIZE  # one documented limit: core/limits.py
+#: The two readings of a search without result (CHORUS_PRO_API.md §1.5, §10): 20000 ``TRA_MSG_00.015``
+#: (HTTP 200, or the status of functional errors), or 0 with an empty list.
+EMPTY_SEARCH_CODES = (20000, 0)
+#: Zero-valued optional criteria (``montantTTCMax: 0``) applied as filters, or ignored (§10).
+ZERO_CRITERIA = ("filter", "ignore")
 
 
 class Engine:
@@ -46,6 +52,9 @@ class Engine:
         validator: Callable[[bytes], Any] | None = None,
         validation_layers: tuple[str, ...] = ("xsd",),
         keep_files: bool = True,
+        platform: str = "sandbox",
+        empty_search_code: int = 20000,
+        zero_criteria: str = "filter",
     ) -> None:
         self.store = store
         self.credentials = credentials
@@ -58,7 +67,27 @@ class Engine:
         self.max_file_size = int(max_file_size)
         self.validator = validator or CoreValidator(tuple(validation_layers))
         self.keep_files = keep_files
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}")
+        self.platform = platform
+        self.flow_stages = flow_stages(platform)
+        self.set_readings(empty_search_code, zero_criteria)
         load_account(self)
+
+    def set_readings(self, empty_search_code: int | None = None, zero_criteria: str | None = None) -> None:
+        """Choose how a search without result is answered and whether zero-valued criteria filter."""
+        if empty_search_code is not None:
+            if int(empty_search_code) not in EMPTY_SEARCH_CODES:
+                raise ValueError("empty_search_code must be 20000 or 0")
+            self.empty_search_code = int(empty_search_code)
+        if zero_criteria is not None:
+            if zero_criteria not in ZERO_CRITERIA:
+                raise ValueError("zero_criteria must be filter or ignore")
+            self.zero_criteria = zero_criteria
+
+    def no_result(self) -> tuple[int, str]:
+        """``(codeRetour, libelle)`` of a search that found nothing, in the configured reading."""
+        return NO_RESULT if self.empty_search_code else (0, OK_TRA)
 
     # ------------------------------------------------------------------------------------------------
     # clock
@@ -141,6 +170,9 @@ class Engine:
 
     def op_consulter_service(self, body: dict[str, Any]) -> Reply:
         return structures.op_consulter_service(self, body)
+
+    def op_structures_actives_fournisseur(self, body: dict[str, Any]) -> Reply:
+        return attached.op_structures_actives_fournisseur(self, body)
 
     def op_health_check(self, body: dict[str, Any]) -> Reply:
         return Reply({"codeRetour": 0, "libelle": OK_TRA, "body": "OK", "statusCodeValue": 200, "statusCode": "OK"})

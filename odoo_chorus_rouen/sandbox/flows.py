@@ -166,12 +166,21 @@ def _flow(engine: Any, body: dict[str, Any]) -> tuple[Any, Reply | None]:
 
 
 def flow_state(engine: Any, row: Any) -> tuple[str, float]:
-    """The flow's current state and since when: a processing stage until its final step is done."""
+    """The flow's current state and since when: a processing stage until its final step is done.
+
+    The processing lasts ``len(FLOW_STAGES) * delay`` whatever the personality; the stages of the
+    engine's personality (``engine.flow_stages``, :mod:`.qualification`) share that time equally.
+    """
     if row["finalized"]:
         return row["state"], row["state_at"]
+    stages = getattr(engine, "flow_stages", FLOW_STAGES)
     delay = row["delay"]
-    stage = 0 if delay <= 0 else min(len(FLOW_STAGES) - 1, int((engine.now() - row["deposited_at"]) // delay))
-    return FLOW_STAGES[max(stage, 0)], row["deposited_at"] + max(stage, 0) * delay
+    step = delay if len(stages) == len(FLOW_STAGES) else delay * len(FLOW_STAGES) / len(stages)
+    stage = 0 if step <= 0 else min(len(stages) - 1, int((engine.now() - row["deposited_at"]) // step))
+    code = stages[max(stage, 0)]
+    if code == "QP_RECEVABLE" and any(entry.get("technical") for entry in json.loads(row["analysis"] or "[]")):
+        code = "QP_RECEVABLE_AVEC_ERREUR"  # receivable, but a file of the flow has technical errors [U]
+    return code, row["deposited_at"] + max(stage, 0) * step
 
 
 def op_consulter_cr_detaille(engine: Any, body: dict[str, Any]) -> Reply:

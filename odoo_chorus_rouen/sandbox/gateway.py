@@ -44,6 +44,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/cpro/structures/v1/rechercher/services"): ("rechercherServicesStructure", "op_rechercher_services"),
     ("POST", "/cpro/structures/v1/consulter/service"): ("consulterServiceStructure", "op_consulter_service"),
     ("GET", "/cpro/transverses/v1/health-check"): ("healthCheck", "op_health_check"),
+    ("POST", "/cpro/transverses/v1/recuperer/structures/actives/fournisseur"): (
+        "recupererStructuresActivesPourFournisseur", "op_structures_actives_fournisseur"),
 }
 
 
@@ -117,7 +119,8 @@ def serve_api(request: Any, method: str, path: str) -> None:
                 reply = getattr(engine, handler)(payload)
     except OverflowError as err:  # a number no field can hold: the client's error, not the sandbox's
         raise HttpError(400, {"codeRetour": 400, "libelle": f"Requete refusee : valeur hors limites ({err})"}) from err
-    status = reply.status or (200 if reply.code == 0 or reply.no_result else engine.functional_errors_http)
+    # "No result" (20000) is a functional code like the others: 200 or 400 as configured (0: always 200).
+    status = reply.status or (200 if reply.code == 0 else engine.functional_errors_http)
     _post_fault(request, fault)
     send(request, status, reply.body, reply.headers)
 

@@ -4,8 +4,9 @@ Criteria (others are ignored): ``numeroFluxDepot``, ``numeroFacture``, ``numeroB
 ``typeFacture``, ``statutCourant`` (a code or a list), ``idFournisseur``,
 ``listeDestinataire[].idDestinataire``, the periods ``periodeDateHeureEtatCourantDu/Au``,
 ``periodeDateDepotDu/Au`` (:func:`.clock.parse_moment`; a bare date in ``...Au`` is the end of that
-day), ``periodeDateFactureDu/Au`` and ``montantTTCMin/Max``. An unreadable criterion is ``20003``; no
-result is :data:`.replies.NO_RESULT` with HTTP 200.
+day), ``periodeDateFactureDu/Au`` and ``montantTTCMin/Max`` (a zero amount is a filter, or ignored with
+``zero_criteria="ignore"``). An unreadable criterion is ``20003``; no result is the engine's reading
+(``Engine.no_result``: 20000 by default).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from .clock import parse_moment
 from .invoices import invoice_summary
-from .replies import DEFAULT_PAGE_SIZE, NO_RESULT, OK_TRA, Reply
+from .replies import DEFAULT_PAGE_SIZE, OK_TRA, Reply
 from .replies import error as _error
 from .replies import integer as _int
 from .replies import page_info as _page_info
@@ -27,7 +28,7 @@ __all__ = ["op_rechercher_factures"]
 
 def op_rechercher_factures(engine: Any, body: dict[str, Any]) -> Reply:
     try:
-        where, params = _invoice_criteria(body)
+        where, params = _invoice_criteria(body, ignore_zero=engine.zero_criteria == "ignore")
     except ValueError as err:
         return _error(20003, f"Critere de recherche invalide : {err}")
     paging = body.get("rechercheFactureParFournisseur") or {}
@@ -39,7 +40,7 @@ def op_rechercher_factures(engine: Any, body: dict[str, Any]) -> Reply:
         f"SELECT * FROM invoices{clause} ORDER BY {order} LIMIT ? OFFSET ?",  # noqa: S608
         [*params, size, (page - 1) * size],
     )
-    code, label = (0, OK_TRA) if total else NO_RESULT
+    code, label = (0, OK_TRA) if total else engine.no_result()
     return Reply(
         {
             "codeRetour": code,
@@ -71,7 +72,7 @@ def _invoice_order(column: Any, direction: Any) -> str:
     return f"{sql_column} {sql_direction}, id {sql_direction}"
 
 
-def _invoice_criteria(body: dict[str, Any]) -> tuple[list[str], list[Any]]:
+def _invoice_criteria(body: dict[str, Any], *, ignore_zero: bool = False) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     simple = {
@@ -113,7 +114,15 @@ def _invoice_criteria(body: dict[str, Any]) -> tuple[list[str], list[Any]]:
             where.append(f"invoice_date {operator} ?")
             params.append(date.fromisoformat(value[:10]).isoformat())
     for key, column, operator in (("montantTTCMin", "amount_ttc", ">="), ("montantTTCMax", "amount_ttc", "<=")):
-        if body.get(key) not in (None, ""):
+        if body.get(key) not in (None, "") and not (ignore_zero and _is_zero(body[key])):
             where.append(f"{column} {operator} ?")
             params.append(float(body[key]))
     return where, params
+
+
+def _is_zero(value: Any) -> bool:
+    """Whether an amount criterion is zero (a client that sends every criterion at its zero value)."""
+    try:
+        return float(value) == 0
+    except (TypeError, ValueError):
+        return False

@@ -1,7 +1,7 @@
 """The sandbox's answers: one reply of the platform, its return codes, and the body readers the operations share.
 
 Paged searches read their paging with :func:`paging` and answer it with :func:`page_info`; an empty
-search answers :data:`NO_RESULT`.
+search answers ``Engine.no_result()`` (:data:`NO_RESULT` by default, or 0 with an empty list).
 
 Kept apart from :mod:`.engine` so that the operation modules (deposits, flows, invoices, completion...)
 build their answers without importing the engine.
@@ -24,8 +24,8 @@ MAX_PAGE_SIZE = 1000
 class Reply:
     """One answer of the platform: the JSON body, and the HTTP status when it is not the default.
 
-    ``status`` None means 200 when ``codeRetour`` is 0 or ``no_result`` is set, else the configured
-    status of functional errors (200 or 400).
+    ``status`` None means 200 when ``codeRetour`` is 0, else the configured status of functional
+    errors (200 or 400), "no result" (20000) included. ``no_result`` marks a search that found nothing.
     """
 
     body: dict[str, Any]

@@ -1,6 +1,7 @@
 """The routing checks of one invoice when its flow is processed (``listeErreurDP``).
 
-Each invoice of a flow is checked against the sandbox's **own directory** (supplier, recipient, its
+Each invoice of a flow is checked against the sandbox's **own directory** (supplier and its attachment
+to the technical account (:mod:`.attached`), recipient, its
 service and engagement rules: :mod:`.directory`, changed on the fly by :mod:`.directory_truth`), its
 totals, and the invoices already integrated (duplicates). ``recyclerFacture`` checks a new routing
 with :func:`recipient_messages`. The rules and their French messages are in :mod:`.rules`.
@@ -12,6 +13,7 @@ from typing import Any
 
 from . import directory as dirmod
 from .analysis import amount
+from .attached import attachment_problem
 from .rules import MESSAGES, balise, credit_note_problem, number_problem
 
 __all__ = ["duplicate_messages", "recipient_messages", "routing_messages"]
@@ -56,7 +58,8 @@ def _supplier_messages(engine: Any, facts: dict[str, Any], fmt: str | None) -> l
         return [MESSAGES["supplier_unknown"].format(balise=balise(fmt, "supplier"))]
     if supplier["statut"] != "ACTIVE":
         return [MESSAGES["supplier_inactive"].format(siret=siret)]
-    return []
+    problem = attachment_problem(supplier)  # a private seller not attached to the technical account
+    return [problem] if problem else []
 
 
 def recipient_messages(

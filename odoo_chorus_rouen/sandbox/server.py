@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import deposits, embedded, flows, invoice_status, invoices, seed
+from . import deposits, embedded, flows, invoice_status, invoices, qualification, seed
 from . import directory as dirmod
 from .access import DEFAULT_CREDENTIALS, SandboxCredentials
 from .clock import format_datetime
@@ -60,6 +60,10 @@ class SandboxServer:
     :param validation_layers: layers asked to ``core.validation.validate`` (``xsd``, ``schematron``).
     :param allow_hosts: other names clients reach it by (Host header), beside its address and the
         loopback names (:mod:`.local_guard`).
+    :param platform: the personality, ``"sandbox"`` (the Métropole's directory) or ``"qualification"``
+        (only a test data set, more intermediate flow states: :mod:`.qualification`).
+    :param empty_search_code: how a search without result is answered: 20000 (``TRA_MSG_00.015``) or 0.
+    :param zero_criteria: ``"filter"`` (a zero amount criterion filters) or ``"ignore"``.
     """
 
     def __init__(
@@ -78,6 +82,9 @@ class SandboxServer:
         validation_layers: tuple[str, ...] = ("xsd",),
         keep_files: bool = True,
         allow_hosts: tuple[str, ...] = (),
+        platform: str = "sandbox",
+        empty_search_code: int = 20000,
+        zero_criteria: str = "filter",
     ) -> None:
         self.host = host
         self.port = int(port)
@@ -85,10 +92,16 @@ class SandboxServer:
         self.allowed_hosts: set[str] = set()  # every Host header accepted, once the port is known (start)
         self.state_path = str(state_path)
         self.directory_file = directory_file
+        self.platform = platform
         self.store = Store(self.state_path)
+        try:
+            qualification.check_platform(self.store, platform)
+        except ValueError:
+            self.store.close()
+            raise
         dirmod.narrow_wide_ids(self.store)  # a state file of an earlier sandbox: ids into 32 bits
         if not self.store.scalar("SELECT COUNT(*) FROM structures"):
-            dirmod.load_structures(self.store, dirmod.load_directory_file())
+            dirmod.load_structures(self.store, qualification.directory_structures(platform))
         if directory_file:
             dirmod.load_structures(self.store, dirmod.load_directory_file(directory_file))
         self._credentials = credentials or DEFAULT_CREDENTIALS
@@ -102,6 +115,9 @@ class SandboxServer:
             validator=validator,
             validation_layers=validation_layers,
             keep_files=keep_files,
+            platform=platform,
+            empty_search_code=empty_search_code,
+            zero_criteria=zero_criteria,
         )
         self.faults = FaultBox(self.store)
         self._httpd: SandboxHTTPServer | None = None
@@ -207,6 +223,9 @@ class SandboxServer:
             "functional_errors_http": engine.functional_errors_http,
             "max_file_size": engine.max_file_size,
             "validation_layers": list(getattr(engine.validator, "layers", ()) or []),
+            "platform": engine.platform,
+            "empty_search_code": engine.empty_search_code,
+            "zero_criteria": engine.zero_criteria,
         }
 
     def configure(
@@ -215,9 +234,12 @@ class SandboxServer:
         routing_delay: float | None = None,
         functional_errors_http: int | None = None,
         max_file_size: int | None = None,
+        empty_search_code: int | None = None,
+        zero_criteria: str | None = None,
     ) -> dict[str, Any]:
-        """Change settings of a running sandbox (new deposits / new steps only)."""
+        """Change settings of a running sandbox (new deposits / new steps only; the personality stays)."""
         engine = self.engine
+        engine.set_readings(empty_search_code, zero_criteria)
         if functional_errors_http is not None:
             if int(functional_errors_http) not in (200, 400):
                 raise ValueError("functional_errors_http must be 200 or 400")
@@ -238,7 +260,7 @@ class SandboxServer:
         with self.store.transaction():
             self.store.clear(directory=directory)
             if directory:
-                dirmod.load_structures(self.store, dirmod.load_directory_file())
+                dirmod.load_structures(self.store, qualification.directory_structures(self.platform))
                 if self.directory_file:
                     dirmod.load_structures(self.store, dirmod.load_directory_file(self.directory_file))
             self.engine.clock.offset = 0.0

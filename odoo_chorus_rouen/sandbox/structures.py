@@ -14,7 +14,7 @@ from typing import Any
 from ..core.budgets import compact_siret
 from . import directory as dirmod
 from .clock import format_datetime, format_minutes
-from .replies import DEFAULT_PAGE_SIZE, NO_RESULT, OK_GCU, OK_TRA, Reply
+from .replies import DEFAULT_PAGE_SIZE, OK_GCU, OK_TRA, Reply
 from .replies import error as _error
 from .replies import page_info as _page_info
 from .replies import paging as _paging
@@ -56,7 +56,7 @@ def op_rechercher_structure(engine: Any, body: dict[str, Any]) -> Reply:
     structures.sort(key=lambda s: str(s.get(column)), reverse=str(paging.get("triSens")).strip() == "Descendant")
     total = len(structures)
     chosen = structures[(page - 1) * size : page * size]
-    code, label = (0, OK_TRA) if total else NO_RESULT
+    code, label = (0, OK_TRA) if total else engine.no_result()
     return Reply(
         {
             "codeRetour": code,
@@ -148,7 +148,7 @@ def op_rechercher_services(engine: Any, body: dict[str, Any]) -> Reply:
     total = len(services)
     created = format_minutes(engine.store.get_meta("created_at", engine.now()))
     chosen = services[(page - 1) * size : page * size]
-    code, label = (0, OK_TRA) if total else NO_RESULT
+    code, label = (0, OK_TRA) if total else engine.no_result()
     return Reply(
         {
             "codeRetour": code,

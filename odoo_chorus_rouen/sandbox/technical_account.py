@@ -5,14 +5,15 @@ Its password expires; ``consulterStructure`` gives the date in
 ``informationGenerales.dateExpirationMotPasseCompteTech`` (§3.9 [C] PGF-SW) for the supplier
 structures the account is attached to (``PRIVEE``; public buyers get ``null`` [U]).
 
-* By default the password expires 180 days after "now" (sandbox clock), so it never bites unless
-  a test asks [U: the platform's renewal period is not in our sources].
+* By default the password expires 424 days after "now" (sandbox clock), so it never bites unless
+  a test asks: the Chorus Pro community's guidance is to change the technical account's password
+  every 424 days (CHORUS_PRO_API.md §10 [S]; ``core.technical_account.PASSWORD_PERIOD_DAYS``).
 * An expired or locked account, like a wrong password, gets **HTTP 401** with
   ``WWW-Authenticate: Bearer realm="PISTE",error="Unauthorized",error_description="login or password
   incorrects"`` (documented for a wrong ``cpro-account`` [S] OCA-co14; that an expired or locked
   password gives the same answer is [U]).
 * A new password (set through the control API, as a user does on the portal) unlocks the account
-  and moves the expiry 180 days ahead [U].
+  and moves the expiry 424 days ahead [S].
 
 State lives in the store's ``meta`` table (key ``technical_account``): it survives a restart.
 
@@ -30,12 +31,13 @@ import dataclasses
 import re
 from typing import Any
 
+from ..core.technical_account import PASSWORD_PERIOD_DAYS
 from .clock import format_datetime, parse_moment
 
 __all__ = ["CONTROL_ROUTES", "DEFAULT_VALIDITY_DAYS", "describe", "expiry", "status", "update"]
 
 META_KEY = "technical_account"
-DEFAULT_VALIDITY_DAYS = 180
+DEFAULT_VALIDITY_DAYS = PASSWORD_PERIOD_DAYS  # 424
 DAY = 86400.0
 
 

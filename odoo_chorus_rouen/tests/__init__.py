@@ -16,3 +16,4 @@ from . import test_directory_concurrency
 from . import test_order_read
 from . import test_sync_concurrency
 from . import test_field_labels
+from . import test_qualification
