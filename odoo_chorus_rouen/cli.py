@@ -139,7 +139,7 @@ def make_client(settings: dict):
 
 def _read_file(path: str) -> bytes:
     """The file's bytes, through validation's size-checked reader (a huge file is refused unread)."""
-    from .core.validation import load_file
+    from .core.validation_input import load_file
 
     file = Path(path)
     if file.is_dir():

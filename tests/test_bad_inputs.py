@@ -150,14 +150,14 @@ def test_sandbox_caps_the_total_unpacked_size_of_a_flow():
 
 
 def test_the_sandbox_and_validation_share_one_limit():
-    from odoo_chorus_rouen.core import validation
+    from odoo_chorus_rouen.core import validation_input
     from odoo_chorus_rouen.sandbox import engine
 
-    assert validation.DEFAULT_MAX_SIZE == engine.DEFAULT_MAX_FILE_SIZE == MAX_DEPOSIT_SIZE == 10 * 1024 * 1024
+    assert validation_input.DEFAULT_MAX_SIZE == engine.DEFAULT_MAX_FILE_SIZE == MAX_DEPOSIT_SIZE == 10 * 1024 * 1024
 
 
 def test_a_doctype_after_the_first_64_kb_gets_the_doctype_message():
-    from odoo_chorus_rouen.core.validation import parse_xml
+    from odoo_chorus_rouen.core.validation_input import parse_xml
 
     for xml in (
         b"<?xml version='1.0'?>\n<!--" + b"a" * 70000 + b"--><!DOCTYPE x [<!ENTITY a 'b'>]><x>&a;&b;</x>",

@@ -21,8 +21,8 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from odoo_chorus_rouen.core.auth import Credentials, Endpoints, TokenCache
 from odoo_chorus_rouen.core.budgets import Requirements
-from odoo_chorus_rouen.core.client import (
-    ChorusClient,
+from odoo_chorus_rouen.core.client import ChorusClient
+from odoo_chorus_rouen.core.client_answers import (
     DepositResult,
     DpError,
     InvoiceSummary,

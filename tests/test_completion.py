@@ -13,7 +13,8 @@ import pytest
 
 from odoo_chorus_rouen.core import completion
 from odoo_chorus_rouen.core.auth import TokenCache
-from odoo_chorus_rouen.core.client import ChorusClient, HistoryEntry, InvoiceHistory
+from odoo_chorus_rouen.core.client import ChorusClient
+from odoo_chorus_rouen.core.client_answers import HistoryEntry, InvoiceHistory
 from odoo_chorus_rouen.core.client_completion import (
     COMMENT_MAX_LENGTH,
     CompletionRefusedError,

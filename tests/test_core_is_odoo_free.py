@@ -46,11 +46,11 @@ def test_imports_with_odoo_unimportable(module):
     assert result.returncode == 0, result.stderr
 
 
-def test_only_client_and_auth_import_requests():
+def test_only_the_client_transport_and_auth_import_requests():
     users = sorted(
         str(path.relative_to(PACKAGE))
         for folder in [*PURE_DIRS, "models"]
         for path in (PACKAGE / folder).rglob("*.py")
         if any(m == "requests" or m.startswith("requests.") for m in _imported_modules(path))
     )
-    assert set(users) <= {"core/client.py", "core/auth.py"}, users
+    assert set(users) <= {"core/client_transport.py", "core/auth.py"}, users

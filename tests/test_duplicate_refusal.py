@@ -169,7 +169,7 @@ def test_an_original_with_other_amounts_is_never_adopted(outbox, sandbox, clock)
 def test_find_original_checks_supplier_amount_and_date():
     from datetime import date
 
-    from odoo_chorus_rouen.core.client import InvoiceSummary
+    from odoo_chorus_rouen.core.client_answers import InvoiceSummary
 
     def summary(**kw):
         base = {"chorus_id": 1, "number": "F-1", "status": "DEPOSEE", "status_date": None, "flow_number": "CPP1",

@@ -22,11 +22,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from odoo_chorus_rouen.core import validation
+from odoo_chorus_rouen.core import validation, validation_artefacts, validation_input, validation_schematron
 from odoo_chorus_rouen.core.budgets import Requirements
 from odoo_chorus_rouen.core.errors import InputError, XmlValidationError
 from odoo_chorus_rouen.core.validation import (
-    DIRECT_LAYOUT_NOT_APPLICABLE,
     Format,
     InvoiceFacts,
     check_routing,
@@ -35,11 +34,12 @@ from odoo_chorus_rouen.core.validation import (
     read_facts,
     validate,
 )
+from odoo_chorus_rouen.core.validation_schematron import DIRECT_LAYOUT_NOT_APPLICABLE
 
 ROOT = Path(__file__).resolve().parent.parent
 INVOICES = ROOT / "data" / "invoices"
-RAM = validation.NS_RAM
-NS = {"rsm": validation.NS_RSM, "ram": RAM, "udt": validation.NS_UDT}
+RAM = validation_input.NS_RAM
+NS = {"rsm": validation_input.NS_RSM, "ram": RAM, "udt": validation_input.NS_UDT}
 
 GOOD = {
     "facturx_principal_invoice.pdf": (Format.FACTURX_PDF, "FAC-2026-0001", "20002341400101", "380"),
@@ -183,7 +183,7 @@ def test_facturx_xmp_level_matches_the_xml_profile(name, level):
     assert f"<fx:ConformanceLevel>{level}</fx:ConformanceLevel>".encode() in xmp
     assert b"<fx:DocumentFileName>factur-x.xml</fx:DocumentFileName>" in xmp
     profile = read_facts(sample(name)).profile
-    assert validation.PROFILE_LEVELS[profile] == {"EN 16931": "en16931", "EXTENDED": "extended"}[level]
+    assert validation_artefacts.PROFILE_LEVELS[profile] == {"EN 16931": "en16931", "EXTENDED": "extended"}[level]
 
 
 def test_facts_of_a_ubl_invoice():
@@ -529,8 +529,8 @@ def test_saxon_may_only_read_local_files(tmp_path, counting_server):
         '<xsl:stylesheet version="3.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
         f'<xsl:template match="/"><r><xsl:value-of select="unparsed-text(\'{url}/x\')"/></r></xsl:template>'
         "</xsl:stylesheet>")
-    with validation._SAXON_LOCK:
-        processor, xslt = validation._saxon_processor()
+    with validation_schematron._SAXON_LOCK:
+        processor, xslt = validation_schematron._saxon_processor()
         executable = xslt.compile_stylesheet(stylesheet_file=str(stylesheet))
         with pytest.raises(Exception, match="prohibited"):
             executable.transform_to_string(xdm_node=processor.parse_xml(xml_text="<a/>"))
@@ -551,7 +551,7 @@ def test_file_over_the_size_limit_is_refused_without_being_read(tmp_path):
     assert "200.0 MB" in finding.message and "10.0 MB" in finding.message
     assert peak < 5 * 1024 * 1024
     with pytest.raises(InputError) as err:
-        validation.load_file(big)
+        validation_input.load_file(big)
     assert err.value.code == "file_too_large"
 
 
@@ -561,7 +561,7 @@ def test_max_size_is_a_parameter():
     assert validate(data, max_size=len(data), layers=("chorus",)).ok
     # the XML embedded in a PDF is measured too
     with pytest.raises(InputError):
-        validation._xml_from_pdf(sample("facturx_principal_invoice.pdf"), max_size=100)
+        validation_input._xml_from_pdf(sample("facturx_principal_invoice.pdf"), max_size=100)
 
 
 def test_a_path_is_accepted(tmp_path):
@@ -610,7 +610,7 @@ def test_detect_format():
 def test_extract_xml_returns_the_embedded_cii():
     fmt, xml = extract_xml(sample("facturx_transports_invoice.pdf"))
     assert fmt is Format.FACTURX_PDF
-    assert etree.fromstring(xml).tag == validation.CII_ROOT
+    assert etree.fromstring(xml).tag == validation_input.CII_ROOT
     assert extract_xml(sample("cii_eau_invoice.xml")) == (Format.CII, sample("cii_eau_invoice.xml"))
 
 
@@ -649,7 +649,7 @@ def test_schematron_tool_failure_is_reported_not_raised(monkeypatch):
     def broken():
         raise XmlValidationError(params={"reason": "saxonche is not installed"})
 
-    monkeypatch.setattr(validation, "_saxon_processor", broken)
+    monkeypatch.setattr(validation_schematron, "_saxon_processor", broken)
     report = validate(sample("cii_eau_invoice.xml"))
     assert report.rules("error") == {"SCHEMATRON-UNAVAILABLE"}
     assert "saxonche" in report.errors[0].message
@@ -706,10 +706,10 @@ def test_an_unexpected_tool_failure_is_a_finding_not_a_crash(monkeypatch):
     def boom(*args):
         raise RuntimeError("lxml exploded")
 
-    monkeypatch.setattr(validation, "_xsd_findings", boom)
+    monkeypatch.setattr(validation, "xsd_findings", boom)
     report = validate(sample("cii_eau_invoice.xml"))
     assert report.rules("error") == {"XSD-UNAVAILABLE"} and "lxml exploded" in report.errors[0].message
-    monkeypatch.setattr(validation, "_load", boom)
+    monkeypatch.setattr(validation, "load_document", boom)
     only_input_finding(validate(sample("cii_eau_invoice.xml")), "INPUT-UNREADABLE")
 
 

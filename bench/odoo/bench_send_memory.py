@@ -50,7 +50,7 @@ def main(argv=None) -> int:
                    help="PASS needs the RSS growth of the job to stay under this")
     args = p.parse_args(argv)
     odoo, registry = c.start_odoo(args, memory_limit=not args.no_memory_limit)
-    from odoo.addons.odoo_chorus_rouen.core import validation
+    from odoo.addons.odoo_chorus_rouen.core import validation_schematron
     from odoo.addons.odoo_chorus_rouen.models import account_move as am
 
     me = psutil.Process()
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     validation_path = ("per-file child (models/account_move.py _VALIDATE_CHILD)"
                        if hasattr(am, "_VALIDATE_CHILD") and limit != resource.RLIM_INFINITY
                        else "core.validation.validate (persistent Saxon child when the address space is limited)"
-                       if validation._address_space_limited() else "in-process Saxon")
+                       if validation_schematron._address_space_limited() else "in-process Saxon")
 
     http = c.OdooHttp(args, args.http_port, log="/tmp/bench_odoo_memory_http.log") if args.http_port else None
     with c.Sandbox(args.sandbox_port, python=args.sandbox_python, log="/tmp/bench_odoo_memory_sandbox.log") as sb, \

@@ -17,14 +17,8 @@ from .budgets import (
     is_valid_siret,
     validate_siret,
 )
-from .client import (
-    ChorusClient,
-    DepositResult,
-    FlowReport,
-    InvoiceHistory,
-    InvoiceSummary,
-    StructureDetails,
-)
+from .client import ChorusClient
+from .client_answers import DepositResult, FlowReport, InvoiceHistory, InvoiceSummary, StructureDetails
 from .errors import (
     ApiError,
     AuthenticationError,

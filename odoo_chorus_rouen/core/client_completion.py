@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from .client_answers import parse_datetime
 from .errors import ApiError, InputError
 
 __all__ = [
@@ -179,7 +180,7 @@ def complete_invoice(
     return CompletionResult(
         chorus_id=_int(answer.get("identifiantFactureCPP")) or int(chorus_id),
         number=_str(answer.get("numeroFacture")),
-        processed_at=_datetime(answer.get("dateTraitement")),
+        processed_at=parse_datetime(answer.get("dateTraitement")),
         label=_str(answer.get("libelle")) or "",
     )
 
@@ -214,9 +215,3 @@ def _int(value: Any) -> int | None:
 
 def _str(value: Any) -> str | None:
     return str(value).strip() or None if value is not None else None
-
-
-def _datetime(value: Any) -> datetime | None:
-    from .client import _parse_datetime  # one reading of Chorus Pro's dates (never raises)
-
-    return _parse_datetime(value)

@@ -14,7 +14,7 @@ timeout, cut connection, worker killed). The rules:
   moved on): it is never completed twice. Only an invoice still ``SUSPENDUE`` with no ``COMPLETEE``
   since its suspension may be completed again.
 
->>> from .client import HistoryEntry, InvoiceHistory
+>>> from .client_answers import HistoryEntry, InvoiceHistory
 >>> suspended = HistoryEntry("SUSPENDUE", None, "bon de livraison", 1)
 >>> settle_completion(InvoiceHistory(7, "F1", "SUSPENDUE", (suspended,))).kind
 'not_recorded'

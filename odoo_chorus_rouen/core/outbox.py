@@ -31,7 +31,9 @@ from . import delivery
 from .errors import ChorusError, InputError
 from .payload import SYNTAX_BY_FORMAT, deposit_filename
 from .status import ChorusState, flow_status, invoice_status
-from .validation import InvoiceFacts, extract_xml, read_facts
+from .validation_facts import read_facts
+from .validation_input import extract_xml
+from .validation_report import InvoiceFacts
 
 __all__ = ["Outbox", "OutboxItem", "journal_scope"]
 

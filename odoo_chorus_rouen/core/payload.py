@@ -16,7 +16,8 @@ import re
 from typing import Any
 
 from .errors import InputError
-from .validation import DEFAULT_MAX_SIZE, Format, detect_format
+from .validation_input import DEFAULT_MAX_SIZE, detect_format
+from .validation_report import Format
 
 __all__ = [
     "EXTENSION_BY_FORMAT",

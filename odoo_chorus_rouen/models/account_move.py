@@ -326,7 +326,7 @@ class AccountMove(models.Model):
 
     def _chorus_pro_check_number(self):
         """BT-1 as Chorus Pro takes it: at most 20 characters, letters, digits and - _ / + only."""
-        from ..core.validation import INVOICE_NUMBER_MAX, INVOICE_NUMBER_RE  # noqa: TID252
+        from ..core.validation_routing import INVOICE_NUMBER_MAX, INVOICE_NUMBER_RE  # noqa: TID252
 
         # self.env._ (not _): inside a comprehension, _ cannot find the language in the caller's frame.
         problems = [

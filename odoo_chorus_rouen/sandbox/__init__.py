@@ -9,9 +9,11 @@ the platform's behaviour is not documented.
 ...     print(sandbox.url, sandbox.credentials.client_id)
 """
 
-from .engine import DEFAULT_CREDENTIALS, SandboxCredentials
+from .access import DEFAULT_CREDENTIALS, SandboxCredentials
+from .command import main, serve_forever
 from .faults import FAULT_KINDS
-from .server import ROUTES, SandboxServer, main, serve_forever
+from .gateway import ROUTES
+from .server import SandboxServer
 
 __all__ = [
     "DEFAULT_CREDENTIALS",

@@ -2,6 +2,6 @@
 
 import sys
 
-from .server import main
+from .command import main
 
 sys.exit(main(prog="python -m odoo_chorus_rouen.sandbox"))

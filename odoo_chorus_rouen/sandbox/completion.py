@@ -31,6 +31,7 @@ from typing import Any
 from ..core import attachments as limits
 from . import replies as _replies
 from .clock import format_datetime, format_minutes
+from .invoices import invoice, invoice_row
 
 __all__ = ["CONTROL_ROUTES", "attachments", "op_ajouter_fichier", "op_completer"]
 
@@ -74,7 +75,7 @@ def op_ajouter_fichier(engine: Any, body: dict[str, Any]) -> Any:
 def op_completer(engine: Any, body: dict[str, Any]) -> Any:
     """``completerFacture``: attach the uploaded files and the comment to a ``SUSPENDUE`` invoice."""
     with engine.store.transaction() as conn:
-        row, problem = engine._invoice_row(body, "identifiantFactureCPP", "idFacture")
+        row, problem = invoice_row(engine, body, "identifiantFactureCPP", "idFacture")
         if problem:
             return problem
         if row["status"] != "SUSPENDUE":
@@ -174,7 +175,7 @@ def _c_attachments(sb: Any, payload: dict, query: dict) -> tuple[int, Any]:
 
 
 def _c_invoice_attachments(sb: Any, payload: dict, query: dict, invoice_id: str) -> tuple[int, Any]:
-    sb.engine.invoice(int(invoice_id))  # KeyError (404) for an unknown invoice
+    invoice(sb.engine, int(invoice_id))  # KeyError (404) for an unknown invoice
     return 200, attachments(sb.engine, int(invoice_id))
 
 

@@ -4,7 +4,7 @@ A recipient's requirements change on the real platform without notice: a budget 
 service code, a structure is closed. Tests and demonstrations need the same: post an invoice while
 the directory says one thing, then change the truth before the send job deposits it.
 
-Control routes (registered by ``server.py``)::
+Control routes (registered by ``control.py``)::
 
     GET  /sandbox/directory/<siret>   what the directory says of that SIRET now
     POST /sandbox/directory/<siret>   change it; body, every key optional:
@@ -14,7 +14,7 @@ Control routes (registered by ``server.py``)::
           "active": bool}                          # statut ACTIVE / INACTIVE
          (the Chorus names of the flags and {"statut": "ACTIVE" | "INACTIVE"} are accepted too)
 
-The deposit checks of the engine (``Engine._routing_messages``), the directory search
+The routing checks of a deposit (``routing.routing_messages``), the directory search
 (``rechercherStructure``) and the structure details (``consulterStructure``) read the stored
 structure, so a change shows at once in all of them.
 """

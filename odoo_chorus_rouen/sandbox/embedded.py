@@ -76,7 +76,7 @@ def flow_embedded(sandbox: Any, number: str) -> dict[str, Any]:
     :raises KeyError: no file kept for that flow (unknown flow, or ``keep_files=False``).
     """
 
-    data = sandbox.engine.flow_file(number)
+    data = sandbox.flow_file(number)
     if data is None:
         raise KeyError(f"no file kept for flow {number}")
     row = sandbox.engine.store.one("SELECT file_name FROM flows WHERE number = ?", (number,))

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..core.status import INVOICE_STATUSES
 from .clock import PARIS, parse_moment
+from .invoices import invoice
 
 __all__ = ["MAX_ENTRIES", "write_history"]
 
@@ -107,4 +108,4 @@ def write_history(engine: Any, invoice_id: int, entries: Any, replace: bool = Fa
             "UPDATE invoices SET status = ?, status_at = ?, comment = ?, next_at = NULL WHERE id = ?",
             (status, at, comment, row["id"]),
         )
-    return engine.invoice(row["id"])
+    return invoice(engine, row["id"])

@@ -1,16 +1,23 @@
 """The sandbox's answers: one reply of the platform, its return codes, and the body readers the operations share.
 
-Kept apart from :mod:`.engine` so that the operations written in their own modules (completion, embedded
-files...) build their answers without importing the engine.
+Paged searches read their paging with :func:`paging` and answer it with :func:`page_info`; an empty
+search answers :data:`NO_RESULT`.
+
+Kept apart from :mod:`.engine` so that the operation modules (deposits, flows, invoices, completion...)
+build their answers without importing the engine.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 OK_TRA = "TRA_MSG_00.000"
 OK_GCU = "GCU_MSG_01_000"
+NO_RESULT = (20000, "TRA_MSG_00.015")
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 1000
 
 
 @dataclass
@@ -48,3 +55,15 @@ def integer(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def paging(page: Any, size: Any, default_size: int) -> tuple[int, int]:
+    """The page asked for (from 1) and its size (``default_size`` when absent, at most :data:`MAX_PAGE_SIZE`)."""
+    page = integer(page) or 1
+    size = integer(size) or default_size
+    return max(page, 1), min(max(size, 1), MAX_PAGE_SIZE)
+
+
+def page_info(size: int, page: int, total: int) -> dict[str, int]:
+    """``parametresRetour`` of a paged search."""
+    return {"nbResultatsParPage": size, "pageCourante": page, "pages": math.ceil(total / size), "total": total}

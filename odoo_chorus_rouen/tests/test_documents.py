@@ -39,7 +39,7 @@ class TestChorusProDocuments(ChorusSandboxCase):
 
     def deposited(self, invoice):
         """The deposited file as the sandbox keeps it, after checking it is the one Odoo kept."""
-        data = self.sandbox.engine.flow_file(invoice.chorus_pro_flow_number)
+        data = self.sandbox.flow_file(invoice.chorus_pro_flow_number)
         self.assertEqual(data, invoice.chorus_pro_attachment_id.raw)
         return data
 

@@ -89,7 +89,7 @@ class TestSaleToDeposit(ChorusSaleCase):
         self.send()
         self.assertEqual(invoice.chorus_pro_state, "sent", invoice.chorus_pro_error)
         self.assertEqual(self.deposits(invoice), 1)
-        data = self.sandbox.engine.flow_file(invoice.chorus_pro_flow_number)
+        data = self.sandbox.flow_file(invoice.chorus_pro_flow_number)
         root = etree.fromstring(extract_xml(data)[1])
         agreement = "rsm:SupplyChainTradeTransaction/ram:ApplicableHeaderTradeAgreement"
         self.assertEqual(root.findtext(f"{agreement}/ram:BuyerOrderReferencedDocument/ram:IssuerAssignedID", None, NS),
