@@ -35,6 +35,8 @@
         "wizard/chorus_pro_late_payment_claim_views.xml",
         "views/chorus_pro_ecb_rate_views.xml",
         "views/account_move_late_payment_views.xml",
+        "wizard/chorus_pro_order_read_views.xml",
+        "views/account_move_purchase_order_views.xml",
     ],
     "installable": True,
     "application": False,

@@ -256,6 +256,12 @@ def cmd_send(args: argparse.Namespace) -> int:
     return cli_send.run_send(args, platform_settings(args), sys.modules[__name__])
 
 
+def cmd_read_order(args: argparse.Namespace) -> int:
+    from .cli_read_order import run_read_order
+
+    return run_read_order(args, sys.modules[__name__])
+
+
 def cmd_track(args: argparse.Namespace) -> int:
     from .core.status import flow_status, invoice_status
 
@@ -388,6 +394,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("sandbox_args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_sandbox)
+
+    from .cli_read_order import add_parser as add_read_order
+
+    add_read_order(sub, cmd_read_order)  # read-order FILE [--json]: what Chorus Pro needs, read from an order
 
     p = sub.add_parser("demo", help="the whole story against a built-in sandbox, in one command")
     p.add_argument("--state", metavar="FILE", help="keep the sandbox's state in this SQLite file")

@@ -2,3 +2,4 @@
 # plain Python package): nothing to load on a machine without Odoo.
 if __name__.startswith("odoo.addons."):
     from . import models  # noqa: F401
+    from . import wizard  # noqa: F401

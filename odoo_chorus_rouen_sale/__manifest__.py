@@ -11,7 +11,10 @@
         "odoo_chorus_rouen",
     ],
     "data": [
+        "security/ir.model.access.csv",
         "views/sale_order_views.xml",
+        "wizard/chorus_pro_order_read_views.xml",
+        "views/sale_order_purchase_order_views.xml",
     ],
     "auto_install": True,
     "installable": True,

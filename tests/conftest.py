@@ -42,3 +42,23 @@ def read_sample(invoices_dir):
         return (invoices_dir / name).read_bytes()
 
     return read
+
+
+@pytest.fixture(scope="session")
+def orders_dir() -> Path:
+    """The sample purchase orders (made by ``data/make_orders.py``)."""
+    return DATA_DIR_PATH / "orders"
+
+
+@pytest.fixture(scope="session")
+def make_orders():
+    """``data/make_orders.py`` as a module (a script beside the samples): its PDF writer and variants."""
+    import importlib.util
+    import sys
+
+    if "make_orders" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("make_orders", DATA_DIR_PATH / "make_orders.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["make_orders"] = module  # dataclasses look their module up while being created
+        spec.loader.exec_module(module)
+    return sys.modules["make_orders"]

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Every addon of the repository, with the folders holding its Python code: each ships a complete fr.po.
 ADDONS = {
     "odoo_chorus_rouen": ("models", "wizard"),
-    "odoo_chorus_rouen_sale": ("models",),
+    "odoo_chorus_rouen_sale": ("models", "wizard"),
 }
 
 

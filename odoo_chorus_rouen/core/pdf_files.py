@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["TooLarge", "embedded_files"]
+__all__ = ["TooLarge", "embedded_files", "stream_bytes"]
 
 #: Name-tree nodes visited at most (a looping or absurd tree is refused, not walked forever).
 MAX_TREE_NODES = 10_000
@@ -132,3 +132,11 @@ def embedded_files(data: bytes, max_size: int) -> tuple[dict[str, bytes], bytes 
     except Exception:  # noqa: BLE001 - a damaged XMP is reported by the XMP check, not here
         xmp = None
     return found, xmp
+
+
+def stream_bytes(stream: Any, name: str, max_size: int) -> bytes:
+    """The decoded bytes of any PDF stream object, at most ``max_size`` (FlateDecode unpacked chunk by chunk).
+
+    :raises TooLarge: the stream decodes to more than ``max_size``.
+    """
+    return _stream_data(stream, name, max_size)

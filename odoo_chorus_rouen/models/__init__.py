@@ -27,3 +27,4 @@ from . import account_move_documents
 from . import chorus_pro_completion
 from . import account_move_completion
 from . import account_move_account_stop
+from . import account_move_purchase_order

@@ -13,4 +13,5 @@ from . import test_completion
 from . import test_technical_account
 from . import test_duplicate_refusal
 from . import test_directory_concurrency
+from . import test_order_read
 from . import test_toolkit_copy

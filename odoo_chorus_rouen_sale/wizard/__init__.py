@@ -1,0 +1,1 @@
+from . import chorus_pro_order_read
