@@ -9,6 +9,7 @@ between phases (what ``odoo-bin shell`` cannot do comfortably). Nothing here is 
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import statistics
@@ -55,10 +56,31 @@ def parser(doc: str, sandbox_port: int) -> argparse.ArgumentParser:
     p.add_argument("--conf", default=conf, required=not conf, help="Odoo configuration file (default: ODOO_RC)")
     p.add_argument("--db", required=True, help="database with odoo_chorus_rouen installed")
     p.add_argument("--sandbox-port", type=int, default=sandbox_port, help="port of the sandbox on 127.0.0.1")
-    p.add_argument("--sandbox-python", default="python3",
-                   help="interpreter where the odoo_chorus_rouen package is installed (runs the sandbox)")
+    p.add_argument("--sandbox-python", default=sys.executable,
+                   help="interpreter that runs this checkout's sandbox, with the toolkit's dependencies "
+                        "(default: this one, Odoo's)")
     p.add_argument("--log-level", default="warn", help="Odoo log level (default: warn)")
     return p
+
+
+def addons_path(args) -> str:
+    """The addons path the benches give Odoo: this checkout's root first, so that the addon measured is the one
+    beside this script whatever copy the configuration points at, then the configuration's ``addons_path``
+    (``ODOO/odoo/addons`` and ``ODOO/addons``, Odoo's default, when it has none)."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(args.conf)
+    configured = [entry.strip() for entry in conf.get("options", "addons_path", fallback="").split(",")]
+    configured = [entry for entry in configured if entry and entry != "None"]
+    if not configured:
+        source = Path(args.odoo).resolve()
+        configured = [str(path) for path in (source / "odoo" / "addons", source / "addons") if path.is_dir()]
+    others = [entry for entry in configured if Path(entry).expanduser().resolve() != ADDON_REPO]
+    return ",".join([str(ADDON_REPO), *others])
+
+
+def odoo_options(args) -> list[str]:
+    """odoo-bin's options for the configuration file and the addons path (:func:`addons_path`)."""
+    return ["-c", args.conf, f"--addons-path={addons_path(args)}"]
 
 
 def start_odoo(args, *, memory_limit: bool = False):
@@ -66,6 +88,7 @@ def start_odoo(args, *, memory_limit: bool = False):
 
     :param memory_limit: apply Odoo's ``limit_memory_hard`` (RLIMIT_AS) to this process, as every
         Odoo server, cron worker and shell does.
+    :raises RuntimeError: Odoo loaded the addon from another folder than this checkout.
     """
     global LOADED  # noqa: PLW0603
     LOADED = addon_version()  # the code this process loads
@@ -75,11 +98,16 @@ def start_odoo(args, *, memory_limit: bool = False):
     import odoo
     from odoo.modules.registry import Registry
 
-    odoo.tools.config.parse_config(["-c", args.conf, "-d", args.db, f"--log-level={args.log_level}", "--no-http"])
+    odoo.tools.config.parse_config([*odoo_options(args), "-d", args.db, f"--log-level={args.log_level}", "--no-http"])
     odoo.netsvc.init_logger()
     if memory_limit:
         odoo.service.server.set_limit_memory_hard()
     registry = Registry(args.db)
+    import odoo.addons.odoo_chorus_rouen as addon  # noqa: PLC0415
+
+    loaded = Path(addon.__file__).resolve().parent
+    if loaded != ADDON_REPO / "odoo_chorus_rouen":
+        raise RuntimeError(f"Odoo loaded odoo_chorus_rouen from {loaded}, not from this checkout ({ADDON_REPO}).")
     return odoo, registry
 
 
@@ -107,11 +135,18 @@ def superuser_env(odoo, cr, context=None):
 # --------------------------------------------------------------------------------------------------
 # the sandbox, in its own process
 # --------------------------------------------------------------------------------------------------
+def checkout_env() -> dict:
+    """The environment of a child Python that must import this checkout's ``odoo_chorus_rouen`` as a plain
+    package: the checkout first on ``PYTHONPATH``, before any other copy installed in that interpreter."""
+    path = os.pathsep.join(filter(None, [str(ADDON_REPO), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
+
+
 class Sandbox:
-    """The project's sandbox started as ``python3 -m odoo_chorus_rouen.sandbox`` (system Python), and
+    """This checkout's sandbox started as ``PYTHON -m odoo_chorus_rouen.sandbox`` in its own process, and
     its control API (``/sandbox/...``) over HTTP."""
 
-    def __init__(self, port: int, python: str = "python3", state: str | None = None, log: str | None = None,
+    def __init__(self, port: int, python: str = sys.executable, state: str | None = None, log: str | None = None,
                  supplier: str = "88412345600011:Normandie Services Numériques SAS"):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -119,7 +154,17 @@ class Sandbox:
                 "--supplier", supplier]
         if state:
             argv += ["--state", state]
-        env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        env = checkout_env()
+        probe = subprocess.run([python, "-c", "import odoo_chorus_rouen; print(odoo_chorus_rouen.__file__)"],
+                               capture_output=True, text=True, env=env, cwd="/", timeout=60, check=False)
+        if probe.returncode != 0:
+            reason = (probe.stderr.strip().splitlines() or ["no error message"])[-1]
+            raise RuntimeError(f"{python} cannot import odoo_chorus_rouen from {ADDON_REPO} ({reason}): "
+                               f"give --sandbox-python an interpreter with the toolkit's dependencies.")
+        found = Path(probe.stdout.strip()).resolve().parent
+        if found != ADDON_REPO / "odoo_chorus_rouen":
+            raise RuntimeError(f"{python} imports odoo_chorus_rouen from {found}, not from this checkout "
+                               f"({ADDON_REPO}): the sandbox would not be this checkout's.")
         self.log = open(log or os.devnull, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(argv, stdout=self.log, stderr=self.log, env=env, cwd="/")
         deadline = time.time() + 20
@@ -184,7 +229,7 @@ class OdooHttp:
     def __init__(self, args, port: int, log: str | None = None):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        argv = [sys.executable, str(Path(args.odoo) / "odoo-bin"), "-c", args.conf, "-d", args.db,
+        argv = [sys.executable, str(Path(args.odoo) / "odoo-bin"), *odoo_options(args), "-d", args.db,
                 f"--db-filter=^{args.db}$", f"--http-port={port}", "--http-interface=127.0.0.1",
                 "--max-cron-threads=0", "--workers=0", "--log-level=warn"]
         self.log = open(log or os.devnull, "ab")  # noqa: SIM115

@@ -56,7 +56,7 @@ def main(argv=None) -> int:
             ids, names = moves.ids, moves.mapped("name")
             cr.commit()
         print(f"{len(ids)} invoices queued; addon: {c.LOADED}", flush=True)
-        argv = [sys.executable, str(args.odoo) + "/odoo-bin", "-c", args.conf, "-d", args.db,
+        argv = [sys.executable, str(args.odoo) + "/odoo-bin", *c.odoo_options(args), "-d", args.db,
                 f"--db-filter=^{args.db}$", "--http-interface=127.0.0.1", f"--http-port={args.http_port}",
                 f"--gevent-port={args.http_port + 1}", "--workers=2", "--max-cron-threads=1",
                 f"--limit-time-real={args.limit_time_real}", "--limit-time-cpu=600", "--log-level=info",

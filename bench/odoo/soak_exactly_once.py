@@ -25,8 +25,8 @@ a duplicate (deposits = 1 + refused duplicate flows, per invoice), and every inv
 Without ``--processing-delay`` (flows final at once) that means every invoice deposited exactly once.
 
     PYTHON ODOO/odoo-bin db -c odoo.conf duplicate FRENCH_DB bench_soak
-    PYTHON ODOO/odoo-bin -c odoo.conf -d bench_soak -i odoo_chorus_rouen \
-        --stop-after-init --http-port=8179
+    PYTHON ODOO/odoo-bin -c odoo.conf --addons-path=REPO,ODOO/addons,ODOO/odoo/addons -d bench_soak \
+        -i odoo_chorus_rouen --stop-after-init --http-port=8179
     PYTHON bench/odoo/soak_exactly_once.py --db bench_soak --invoices 300 --kills 8
     PYTHON bench/odoo/soak_exactly_once.py --db bench_soak --invoices 200 --kills 6 \
         --processing-delay 150 --final-limit 420

@@ -17,3 +17,4 @@ from . import test_order_read
 from . import test_sync_concurrency
 from . import test_field_labels
 from . import test_qualification
+from . import test_toolkit_copy
