@@ -130,8 +130,10 @@ class AccountMove(models.Model):
         self.ensure_one()
         if self.move_type != "out_invoice" or self.state != "posted" or not self.chorus_pro_history:
             return None
-        return (self._chorus_pro_history_list(), self.amount_total, self._chorus_pro_legal_delay(),
-                self._chorus_pro_odoo_payment_date())
+        history = self._chorus_pro_history_list()
+        if self.chorus_pro_history_to_read and not any(code == "MISE_A_DISPOSITION" for code, _day in history):
+            return None  # its start is not known before the sync reads the history: nothing is counted meanwhile
+        return history, self.amount_total, self._chorus_pro_legal_delay(), self._chorus_pro_odoo_payment_date()
 
     def _chorus_pro_legal_delay(self):
         """The recipient's legal payment delay in days (30 by default)."""
@@ -170,7 +172,8 @@ class AccountMove(models.Model):
                              rates=rates)
 
     @api.depends(
-        "chorus_pro_history", "amount_total", "payment_state", "state", "move_type", "partner_id",
+        "chorus_pro_history", "chorus_pro_history_to_read", "amount_total", "payment_state", "state", "move_type",
+        "partner_id",
         "partner_id.chorus_pro_payment_delay", "partner_id.parent_id.chorus_pro_payment_delay",
     )
     def _compute_chorus_pro_late_payment(self):

@@ -232,12 +232,22 @@ class TestChorusProLatePayment(ChorusSandboxCase):
         })
         self.assertEqual(answer.status_code, 200, answer.text)
         self.pay(invoice)
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("odoo_chorus_rouen.history_reads_per_run", "0")  # the sync reads no history this time
+        self.assertNotIn("consulterHistoriqueFacture", self.calls_during(self.sync))
+        self.assertTrue(invoice.chorus_pro_history_to_read)
+        self.assertEqual((invoice.chorus_pro_late_state, invoice.chorus_pro_due_date), ("paid_late", date(2026, 4, 1)))
+        self.assertIn("Counted from the statuses seen by the status sync only: the next sync reads the full Chorus "
+                      "Pro history to check it.", invoice.chorus_pro_delay_summary, "not a final figure")
+
+        params.set_param("odoo_chorus_rouen.history_reads_per_run", "50")
         calls = self.calls_during(self.sync)
-        self.assertEqual(calls.get("consulterHistoriqueFacture"), 1, "late from the kept dates: the claim needs all")
+        self.assertEqual(calls, {"consulterHistoriqueFacture": 1}, "late from the kept dates: the claim needs all")
         self.assertFalse(invoice.chorus_pro_history_to_read)
         self.assertEqual(invoice.chorus_pro_late_state, "paid_late")
         self.assertEqual(invoice.chorus_pro_days_suspended, 10)
         self.assertEqual(invoice.chorus_pro_due_date, date(2026, 4, 19), "a new 30-day delay from the completion")
+        self.assertNotIn("next sync", invoice.chorus_pro_delay_summary)
 
     def test_history_reads_are_bounded_per_run_and_the_rest_waits(self):
         self.env["ir.config_parameter"].sudo().set_param("odoo_chorus_rouen.history_reads_per_run", "1")
@@ -249,8 +259,9 @@ class TestChorusProLatePayment(ChorusSandboxCase):
         self.assertEqual(set(invoices.mapped("chorus_pro_state")), {"paid"}, "every status is read anyway")
         waiting = invoices.filtered("chorus_pro_history_to_read")
         self.assertEqual(len(waiting), 2)
-        for invoice in waiting:  # what the user reads meanwhile: not a final figure
-            self.assertIn("the next sync reads the full Chorus Pro history", invoice.chorus_pro_delay_summary)
+        # Meanwhile their start is unknown: nothing is counted (never "not yet made available" for a paid invoice).
+        self.assertEqual(set(waiting.mapped("chorus_pro_late_state")), {"none"})
+        self.assertFalse(any(waiting.mapped("chorus_pro_delay_summary")))
         # Nothing is tracked any more: the next run still comes for the history left to read, one per run.
         self.assertEqual(self.calls_during(self.sync), {"consulterHistoriqueFacture": 1})
         self.assertEqual(len(invoices.filtered("chorus_pro_history_to_read")), 1)
