@@ -1,6 +1,7 @@
 """Late public payment (core/late_payment.py): the issue's worked cases, computed by hand here."""
 
-from datetime import date
+import random
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,9 +10,15 @@ from lxml import etree
 
 from odoo_chorus_rouen.core.late_payment import (
     ECB_MRO_RATES,
+    GAP_NO_START,
+    GAP_PAST_DELAY,
+    GAP_UNSEEN_COMPLETION,
+    GAP_UNSEEN_RESTART,
+    GAP_UNSEEN_SUSPENSION,
     INDEMNITY,
     MissingRateError,
     compute_delay,
+    history_gap,
     interest_amount,
     rate_table,
 )
@@ -185,3 +192,60 @@ def test_addon_rate_data_matches_the_core_table():
         assert values.get("source") and values.get("confidence") in ("confirmed", "secondary", "unverified")
     assert shipped == rate_table()
     assert {(r.year, r.half) for r in ECB_MRO_RATES} >= {(y, h) for y in range(2022, 2026) for h in (1, 2)}
+
+
+# --- history_gap: when the statuses kept by the status sync settle a paid invoice's delay ---------------------
+
+
+def test_history_gap_kept_dates_settle_a_payment_on_time():
+    kept = _history(("MISE_A_DISPOSITION", "2026-03-02"), ("MANDATEE", "2026-03-20"),
+                    ("MISE_EN_PAIEMENT", "2026-03-25"))
+    assert history_gap(kept, 30, deposited_on=date(2026, 2, 27)) is None
+
+
+@pytest.mark.parametrize(("kept", "reason"), [
+    ([("MISE_EN_PAIEMENT", "2026-03-25")], GAP_NO_START),
+    ([("MISE_A_DISPOSITION", "2026-03-02"), ("COMPLETEE", "2026-03-12"), ("MISE_EN_PAIEMENT", "2026-03-25")],
+     GAP_UNSEEN_SUSPENSION),
+    ([("MISE_A_DISPOSITION", "2026-03-02"), ("SUSPENDUE", "2026-03-05"), ("MISE_EN_PAIEMENT", "2026-03-25")],
+     GAP_UNSEEN_COMPLETION),
+    ([("MISE_A_DISPOSITION", "2026-03-02"), ("A_RECYCLER", "2026-03-05"), ("MISE_EN_PAIEMENT", "2026-03-25")],
+     GAP_UNSEEN_RESTART),
+    # Counted late from the kept dates: the claim needs the full history (a missed suspension moves the due date).
+    ([("MISE_A_DISPOSITION", "2026-03-02"), ("MISE_EN_PAIEMENT", "2026-04-20")], GAP_PAST_DELAY),
+    # On time from the kept dates only thanks to a suspension: past 30 days from the deposit, so checked.
+    ([("MISE_A_DISPOSITION", "2026-03-02"), ("SUSPENDUE", "2026-03-02"), ("COMPLETEE", "2026-03-12"),
+      ("MISE_EN_PAIEMENT", "2026-04-05")], GAP_PAST_DELAY),
+])
+def test_history_gap_reasons(kept, reason):
+    assert history_gap(_history(*kept), 30, deposited_on=date(2026, 2, 27)) == reason
+
+
+def test_history_gap_without_the_deposit_date_reads_the_history():
+    kept = _history(("MISE_A_DISPOSITION", "2026-03-02"), ("MISE_EN_PAIEMENT", "2026-03-03"))
+    assert history_gap(kept, 30) == GAP_PAST_DELAY
+    assert history_gap(kept, 30, deposited_on="2026-03-01") is None
+
+
+def test_history_gap_never_settles_what_the_full_history_counts_otherwise():
+    """Whatever statuses the sync missed, a payment the kept dates settle is on time by the full history too.
+
+    Random lives of an invoice (deposit, made available, suspensions, completions, recycling, payment order,
+    payment), of which the sync kept a random part (the payment always: it is what the sync just read)."""
+    rng = random.Random(20261207)
+    steps = ["SUSPENDUE", "COMPLETEE", "A_RECYCLER", "MISE_A_DISPOSITION", "MANDATEE", "SERVICE_FAIT"]
+    settled = 0
+    for _life in range(5000):
+        deposit = date(2026, 1, 1) + timedelta(days=rng.randrange(60))
+        day = deposit + timedelta(days=rng.randrange(4))
+        life = [("DEPOSEE", deposit), ("MISE_A_DISPOSITION", day)]
+        for _step in range(rng.randrange(5)):
+            day += timedelta(days=rng.randrange(12))
+            life.append((rng.choice(steps), day))
+        life.append(("MISE_EN_PAIEMENT", day + timedelta(days=rng.randrange(25))))
+        kept = [entry for entry in life[:-1] if rng.random() < 0.7] + life[-1:]
+        if history_gap(kept, 30, deposited_on=deposit) is None:
+            settled += 1
+            assert compute_delay(life, AMOUNT, 30).state == "paid_on_time", (life, kept)
+            assert compute_delay(kept, AMOUNT, 30).state == "paid_on_time", (life, kept)
+    assert settled > 500  # the common case: no history to read

@@ -3,9 +3,16 @@
 
 N posted invoices to a budget contact are tracked (``chorus_pro_state`` delivered, Chorus Pro id and
 flow number of an invoice the sandbox holds: ``POST /sandbox/invoices/seed``, ids written onto the
-invoices). Each then changes status ONCE on the sandbox (control API; half paid, a quarter
-suspended, a quarter payment order, as bench/bench_sync.py). One run of the sync cron must bring
-every change back with at most 15 API calls (sandbox ``/sandbox/calls``, reset before) in under 10 s.
+invoices, with what the sync keeps of an invoice it saw made available: status ``MISE_A_DISPOSITION``,
+its date, and that date in the kept history of the late-payment delay). Each then changes status ONCE
+on the sandbox (control API; half paid, a quarter suspended, a quarter payment order, as
+bench/bench_sync.py). One run of the sync cron must bring every change back with at most 15 API calls
+(sandbox ``/sandbox/calls``, reset before) in under 10 s; the paid ones are counted paid on time from
+the kept dates, without reading their histories.
+
+``--without-kept-history``: invoices tracked before the addon kept those dates (an upgrade): the sync must
+read the history of each paid one, at most ``history_reads_per_run`` (50) in the run, the others left
+to read by the next runs; the calls may then exceed ``--max-calls`` by that bound only.
 
 Run with Odoo's interpreter against a database where odoo_chorus_rouen is installed and no invoice
 is tracked yet (a fresh copy: the sandbox starts empty, its Chorus ids would collide otherwise)::
@@ -32,6 +39,8 @@ def main(argv=None) -> int:
     p.add_argument("--invoices", type=int, default=1000)
     p.add_argument("--max-calls", type=int, default=15)
     p.add_argument("--max-seconds", type=float, default=10.0)
+    p.add_argument("--without-kept-history", action="store_true",
+                   help="the tracked invoices have no kept history (tracked before the addon kept the dates)")
     p.add_argument("--profile", metavar="FILE", help="write a cProfile of the sync run to FILE (slower run)")
     p.add_argument("--what-if-context", metavar="KEY[=VALUE],...",
                    help="experiment (bench-side patch, the addon is unchanged): run the sync with these context "
@@ -39,6 +48,8 @@ def main(argv=None) -> int:
                         "_sync_dynamic_lines) or check_move_validity=False; VALUE is a Python literal, default True")
     args = p.parse_args(argv)
     odoo, registry = c.start_odoo(args)
+    import json
+
     from odoo import fields
 
     what_if = {}
@@ -82,6 +93,8 @@ def main(argv=None) -> int:
         assert len(rows) == args.invoices, (len(rows), args.invoices)
         deposit_date = fields.Datetime.now() - timedelta(hours=1)
         status_date = fields.Datetime.now() - timedelta(minutes=30)
+        # What the sync keeps of an invoice it saw made available (the late-payment delay's start).
+        kept = False if args.without_kept_history else json.dumps([["MISE_A_DISPOSITION", status_date.date().isoformat()]])
         for move, row in zip(moves, rows):
             move.write({
                 "chorus_pro_state": "delivered",
@@ -91,8 +104,10 @@ def main(argv=None) -> int:
                 "chorus_pro_status": "MISE_A_DISPOSITION",
                 "chorus_pro_status_date": status_date,
                 "chorus_pro_deposit_date": deposit_date,
+                "chorus_pro_history": kept,
             })
         cr.commit()
+        read_limit = Move._chorus_pro_param("history_reads_per_run")
 
         # --- ONE status change per invoice on the platform ------------------------------------------------
         time.sleep(1.1)  # the changes are strictly later than the seeded statuses (second precision)
@@ -102,8 +117,9 @@ def main(argv=None) -> int:
             sb.set_status(row["identifiantFactureCPP"], status)
             expected[move.id] = status
         messages_before = env["mail.message"].search_count([("model", "=", "account.move"), ("res_id", "in", moves.ids)])
-        last_message_id = env["mail.message"].search([], order="id desc", limit=1).id
-        last_activity_id = env["mail.activity"].search([], order="id desc", limit=1).id
+        # 0 when there is none yet (a fresh copy of the template has no activity): ("id", ">", False) matches nothing.
+        last_message_id = env["mail.message"].search([], order="id desc", limit=1).id or 0
+        last_activity_id = env["mail.activity"].search([], order="id desc", limit=1).id or 0
         activities_before = env["mail.activity"].search_count([("res_model", "=", "account.move"),
                                                                ("res_id", "in", moves.ids)])
         tracked = Move.search_count([("chorus_pro_state", "in", ("sent", "delivered", "action")),
@@ -153,6 +169,15 @@ def main(argv=None) -> int:
                                and m.chorus_pro_activity_status == "SUSPENDUE")
         dates_ok = sum(1 for m in moves if m.chorus_pro_status_date and m.chorus_pro_status_date > status_date
                        and m.chorus_pro_last_sync)
+        # Late payment: each paid invoice's delay is counted (from the kept dates, or from its history once read).
+        paid = moves.filtered(lambda m: expected[m.id] == "MISE_EN_PAIEMENT")
+        history_reads = calls.get("consulterHistoriqueFacture", 0)
+        to_read = len(paid.filtered("chorus_pro_history_to_read"))
+        late_states = Counter(paid.mapped("chorus_pro_late_state"))
+        counted = sum(1 for m in paid if m.chorus_pro_late_state == "paid_on_time" and not m.chorus_pro_history_to_read
+                      and m._chorus_pro_history_list()[-1][0] == "MISE_EN_PAIEMENT")
+        want_reads = min(len(paid), read_limit) if args.without_kept_history else 0
+        want_left = len(paid) - want_reads if args.without_kept_history else 0  # read by the next runs
 
     c.table([
         ("database", args.db),
@@ -175,16 +200,26 @@ def main(argv=None) -> int:
                                             f"{len(want_activity)} suspended; reason + activity status on "
                                             f"{suspended_reason})"),
         ("status date + last sync updated", f"{dates_ok}/{args.invoices}"),
+        ("kept history before the run", "none (--without-kept-history)" if args.without_kept_history
+                                        else "MISE_A_DISPOSITION and its date"),
+        ("paid: histories read in the run", f"{history_reads} (expected {want_reads}; history_reads_per_run = "
+                                            f"{read_limit})"),
+        ("paid: histories left to read", f"{to_read} (expected {want_left})"),
+        ("paid: payment delay", f"{dict(late_states)}; paid on time and settled: {counted}/{len(paid)}"),
         ("one call per invoice", f"{args.invoices} calls (the best existing connector)"),
     ])
-    ok = (right == args.invoices and api_calls <= args.max_calls and seconds < args.max_seconds
+    max_calls = args.max_calls + want_reads  # the history reads a run may make, on top of the batched search
+    settled = len(paid) - want_left  # paid invoices whose delay is final after the run
+    late_ok = history_reads == want_reads and to_read == want_left and counted == settled
+    ok = (right == args.invoices and api_calls <= max_calls and seconds < args.max_seconds
           and chatter_ok == args.invoices and activities_ok and dates_ok == args.invoices
-          and suspended_reason == len(want_activity))
-    print(f"PASS: {api_calls} calls (<= {args.max_calls}), {seconds:.2f} s (< {args.max_seconds:g} s), "
-          f"{right}/{args.invoices} statuses" if ok else
-          f"FAIL: calls {api_calls} (max {args.max_calls}), {seconds:.2f} s (max {args.max_seconds:g}), "
+          and suspended_reason == len(want_activity) and late_ok)
+    print(f"PASS: {api_calls} calls (<= {max_calls}), {seconds:.2f} s (< {args.max_seconds:g} s), "
+          f"{right}/{args.invoices} statuses, {history_reads} histories read" if ok else
+          f"FAIL: calls {api_calls} (max {max_calls}), {seconds:.2f} s (max {args.max_seconds:g}), "
           f"statuses {right}/{args.invoices}, chatter {chatter_ok}, activities {'ok' if activities_ok else 'WRONG'}, "
-          f"dates {dates_ok}, suspended reason {suspended_reason}/{len(want_activity)}")
+          f"dates {dates_ok}, suspended reason {suspended_reason}/{len(want_activity)}, histories read "
+          f"{history_reads} (expected {want_reads}), left to read {to_read}, paid delays settled {counted}/{settled}")
     return 0 if ok else 1
 
 

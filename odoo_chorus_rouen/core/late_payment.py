@@ -83,6 +83,11 @@ __all__ = [
     "MAX_ECB_RATE",
     "RATE_MARGIN",
     "SECOND_DELAY_DAYS",
+    "GAP_NO_START",
+    "GAP_PAST_DELAY",
+    "GAP_UNSEEN_COMPLETION",
+    "GAP_UNSEEN_RESTART",
+    "GAP_UNSEEN_SUSPENSION",
     "EcbRate",
     "MissingRateError",
     "PaymentDelay",
@@ -91,6 +96,7 @@ __all__ = [
     "compute_delay",
     "half_year",
     "half_year_label",
+    "history_gap",
     "interest_amount",
     "rate_table",
 ]
@@ -471,3 +477,71 @@ def compute_delay(
         **late,
         **common,
     )
+
+
+#: Why the status sync reads a paid invoice's full history (:func:`history_gap`).
+GAP_NO_START = "no_start"
+GAP_UNSEEN_SUSPENSION = "unseen_suspension"
+GAP_UNSEEN_COMPLETION = "unseen_completion"
+GAP_UNSEEN_RESTART = "unseen_restart"
+GAP_PAST_DELAY = "past_delay"
+
+
+def history_gap(
+    kept: Iterable[Any],
+    legal_days: int = DEFAULT_DELAY_DAYS,
+    *,
+    deposited_on: date | datetime | str | None = None,
+) -> str | None:
+    """Whether the statuses a status sync kept settle the delay of a paid invoice; else why its full history
+    must be read.
+
+    A status sync sees an invoice's *current* status each time it changed since the previous run (the
+    search answers give no other date): a status that lasted less than the time between two runs is not
+    among the kept ones. At payment (``MISE_EN_PAIEMENT`` kept), the full history
+    (``consulterHistoriqueFacture``, one call for this invoice) is needed only when the kept statuses
+    could tell something untrue:
+
+    - ``no_start``: no ``MISE_A_DISPOSITION`` kept (the invoice was tracked before the dates were kept,
+      or it was made available and paid between two runs): the delay has no start;
+    - ``unseen_suspension`` / ``unseen_completion``: a ``COMPLETEE`` without the ``SUSPENDUE`` before it,
+      or a ``SUSPENDUE`` that no ``COMPLETEE`` follows: the suspension's dates, hence the due date, are
+      not known;
+    - ``unseen_restart``: an ``A_RECYCLER`` without the ``MISE_A_DISPOSITION`` after it: the new start is
+      not known;
+    - ``past_delay``: the payment came more than ``legal_days`` after the deposit, or the deposit date is
+      unknown. Otherwise the payment is on time whatever the sync missed: the delay never starts before
+      the deposit, and a suspension or a recycling only moves the due date later. A payment counted late
+      is always past the delay from the deposit, so a claim is never counted from kept statuses alone.
+
+    :param kept: the kept statuses, as :func:`compute_delay` takes them (with a ``MISE_EN_PAIEMENT``).
+    :param deposited_on: the day the invoice was deposited (the earliest day the delay can start).
+    :return: one of the ``GAP_*`` reasons, or None when the kept statuses settle the delay.
+
+    >>> history_gap([("MISE_A_DISPOSITION", "2026-03-02"), ("MISE_EN_PAIEMENT", "2026-03-20")], 30,
+    ...             deposited_on=date(2026, 3, 2)) is None
+    True
+    >>> history_gap([("MISE_EN_PAIEMENT", "2026-03-20")], 30, deposited_on=date(2026, 3, 2))
+    'no_start'
+    >>> history_gap([("MISE_A_DISPOSITION", "2026-03-02"), ("MISE_EN_PAIEMENT", "2026-04-20")], 30,
+    ...             deposited_on=date(2026, 3, 2))
+    'past_delay'
+    """
+    legal_days = check_delay_days(int(legal_days))
+    events = _events(kept)
+    codes = [code for code, _day_ in events]
+    if AVAILABLE not in codes:
+        return GAP_NO_START
+    for index, code in enumerate(codes):
+        before, after = codes[:index], codes[index + 1:]
+        if code == COMPLETED and SUSPENDED not in before:
+            return GAP_UNSEEN_SUSPENSION
+        if code == SUSPENDED and COMPLETED not in after:
+            return GAP_UNSEEN_COMPLETION
+        if code == TO_RECYCLE and AVAILABLE not in after:
+            return GAP_UNSEEN_RESTART
+    paid_day = next((day for code, day in events if code == PAYMENT), None)
+    deposit_day = _day(deposited_on)
+    if paid_day is None or deposit_day is None or (paid_day - deposit_day).days > legal_days:
+        return GAP_PAST_DELAY
+    return None

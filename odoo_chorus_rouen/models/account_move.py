@@ -66,6 +66,7 @@ DEFAULTS = {
     "sync_first_days": 2,  # first sync of a company: changes since the oldest deposit minus this
     "search_page_size": 500,  # invoices per page of the status search
     "flow_reports_per_run": 200,  # at most this many consulterCRDetaille calls per company and run
+    "history_reads_per_run": 50,  # at most this many histories of paid invoices read per company and run
 }
 
 

@@ -2,8 +2,11 @@
 
 ``_cron_chorus_pro_sync``: per company, one paged search of the invoices whose status changed
 since the last sync (matched by Chorus id, else flow number + number), the flow report only for
-flows that are not resolved yet; changes go to the chatter, statuses that need the supplier
-put an activity on the invoice, final statuses stop the polling.
+flows that are not resolved yet (at most ``flow_reports_per_run``); changes go to the chatter,
+statuses that need the supplier put an activity on the invoice, final statuses stop the polling.
+Other concerns add their bounded work to the run (``_chorus_pro_sync_domain``,
+``_chorus_pro_sync_after``): the late-payment one reads the full histories of paid invoices whose
+kept statuses do not settle the delay, at most ``history_reads_per_run``.
 
 One sync of a company at a time: a session advisory lock (taken without waiting, held across the
 run's commits, released by PostgreSQL if the worker dies). A second run of the same company (the
@@ -73,9 +76,7 @@ class AccountMove(models.Model):
     @api.model
     def _cron_chorus_pro_sync(self):
         """Bring Chorus Pro flow states and invoice statuses back onto the invoices (``ir_cron_chorus_pro_sync``)."""
-        groups = self._read_group(
-            [("chorus_pro_state", "in", TRACKED_STATES), ("state", "=", "posted")], ["company_id"]
-        )
+        groups = self._read_group(self._chorus_pro_sync_domain(), ["company_id"])
         companies = self.env["res.company"].browse([company.id for company, in groups])
         done = 0
         for company in companies:
@@ -96,6 +97,12 @@ class AccountMove(models.Model):
         return done
 
     @api.model
+    def _chorus_pro_sync_domain(self):
+        """The invoices a status sync run works on: a company is synced when one of its invoices matches.
+        The tracked ones, i.e. followed on Chorus Pro (other concerns add theirs: ``_chorus_pro_sync_after``)."""
+        return [("chorus_pro_state", "in", TRACKED_STATES), ("state", "=", "posted")]
+
+    @api.model
     def _chorus_pro_sync_lock(self, company):
         """Take the status sync of ``company`` for this run; False when another run has it.
 
@@ -111,18 +118,35 @@ class AccountMove(models.Model):
     @api.model
     def _chorus_pro_sync_company(self, company):
         """One sync run for one company. Returns the number of invoices updated."""
-        tracked = self.search([
-            ("company_id", "=", company.id),
-            ("chorus_pro_state", "in", TRACKED_STATES),
-            ("state", "=", "posted"),
-        ])
-        if not tracked:
+        if not self.search_count([("company_id", "=", company.id), *self._chorus_pro_sync_domain()], limit=1):
             return 0
         try:
             client = company._chorus_pro_get_client()
         except UserError as err:
             _logger.warning("Chorus Pro: status sync of company %s skipped: %s", company.id, err.args[0])
             return 0
+        updated = self._chorus_pro_sync_statuses(company, client)
+        updated |= self._chorus_pro_sync_after(company, client)
+        self._chorus_pro_commit()
+        return len(updated)
+
+    @api.model
+    def _chorus_pro_sync_after(self, company, client):
+        """What other concerns do once the statuses of ``company`` are read (hook, within the run's lock).
+        Returns the ids of the invoices updated. Each call it makes is bounded per run."""
+        return set()
+
+    @api.model
+    def _chorus_pro_sync_statuses(self, company, client):
+        """The paged search of the statuses and the flow reports of one company's tracked invoices.
+        Returns the ids of the invoices updated."""
+        tracked = self.search([
+            ("company_id", "=", company.id),
+            ("chorus_pro_state", "in", TRACKED_STATES),
+            ("state", "=", "posted"),
+        ])
+        if not tracked:
+            return set()
         run_started = fields.Datetime.now()
         params = self.env["ir.config_parameter"].sudo()
         last_sync = fields.Datetime.to_datetime(params.get_param(self._chorus_pro_last_sync_key(company)) or False)
@@ -172,7 +196,7 @@ class AccountMove(models.Model):
         if search_ok:
             params.set_param(self._chorus_pro_last_sync_key(company), fields.Datetime.to_string(run_started))
         self._chorus_pro_commit()
-        return len(updated)
+        return updated
 
     def _chorus_pro_sync_failed(self, err):
         """Log the failure of the sync of this invoice (the run goes on)."""

@@ -3,6 +3,12 @@ and the claim invoice (interest and 40 EUR indemnity, outside the scope of VAT).
 
 The figures come from ``core.late_payment`` (rules and sources in its docstring); this file only keeps
 the Chorus Pro status history on the invoice, reads the Odoo payment date, and shows the result.
+
+The status sync keeps the date of each status it sees, from its batched search (no call of its own).
+At payment, the full history (``consulterHistoriqueFacture``, one call per invoice) is read only when
+the kept statuses do not settle the delay (``core.late_payment.history_gap``), after the search and at
+most ``history_reads_per_run`` per company and run; the others wait for the next runs, marked
+``chorus_pro_history_to_read`` (their delay says so, and a claim reads the history first).
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from datetime import date, datetime
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 from odoo.tools import format_amount, format_date
 
 from ..core.errors import ChorusError  # noqa: TID252
-from ..core.late_payment import DEFAULT_DELAY_DAYS, MissingRateError, compute_delay  # noqa: TID252
+from ..core.late_payment import DEFAULT_DELAY_DAYS, MissingRateError, compute_delay, history_gap  # noqa: TID252
 
 _logger = logging.getLogger(__name__)
 
@@ -25,7 +32,8 @@ DELAY_STATUSES = (
     "MISE_A_DISPOSITION", "SUSPENDUE", "COMPLETEE", "A_RECYCLER", "REJETEE", "MANDATEE", "MISE_EN_PAIEMENT",
     "ABANDONNEE", "SUPPRIMEE",
 )
-#: the status that closes the delay: the full history is read once then (fills any status the sync missed).
+#: the status that closes the delay: the full history is read then, when the kept statuses do not settle it
+#: (``core.late_payment.history_gap``: fills the statuses the sync missed).
 PAYMENT_STATUS = "MISE_EN_PAIEMENT"
 
 LATE_STATES = [
@@ -59,6 +67,11 @@ class AccountMove(models.Model):
     chorus_pro_history = fields.Text(
         string="Chorus Pro Status History", copy=False, readonly=True,
         help="JSON list of [status code, date] pairs of the invoice's Chorus Pro history, oldest first.",
+    )
+    chorus_pro_history_to_read = fields.Boolean(
+        string="Chorus Pro History to Read", copy=False, readonly=True, index=True,
+        help="The statuses kept by the status sync do not settle the payment delay: the next status sync reads "
+             "the invoice's full Chorus Pro history.",
     )
     chorus_pro_payment_delay = fields.Integer(
         string="Payment Delay (days)", compute="_compute_chorus_pro_late_payment", store=True,
@@ -117,9 +130,15 @@ class AccountMove(models.Model):
         self.ensure_one()
         if self.move_type != "out_invoice" or self.state != "posted" or not self.chorus_pro_history:
             return None
+        history = self._chorus_pro_history_list()
+        if self.chorus_pro_history_to_read and not any(code == "MISE_A_DISPOSITION" for code, _day in history):
+            return None  # its start is not known before the sync reads the history: nothing is counted meanwhile
+        return history, self.amount_total, self._chorus_pro_legal_delay(), self._chorus_pro_odoo_payment_date()
+
+    def _chorus_pro_legal_delay(self):
+        """The recipient's legal payment delay in days (30 by default)."""
         recipient = self._chorus_pro_recipient()
-        delay = recipient.chorus_pro_payment_delay or DEFAULT_DELAY_DAYS if recipient else DEFAULT_DELAY_DAYS
-        return self._chorus_pro_history_list(), self.amount_total, delay, self._chorus_pro_odoo_payment_date()
+        return (recipient.chorus_pro_payment_delay if recipient else 0) or DEFAULT_DELAY_DAYS
 
     def _chorus_pro_history_list(self):
         """The kept history: [[status code, "YYYY-MM-DD"], ...], oldest first."""
@@ -153,7 +172,8 @@ class AccountMove(models.Model):
                              rates=rates)
 
     @api.depends(
-        "chorus_pro_history", "amount_total", "payment_state", "state", "move_type", "partner_id",
+        "chorus_pro_history", "chorus_pro_history_to_read", "amount_total", "payment_state", "state", "move_type",
+        "partner_id",
         "partner_id.chorus_pro_payment_delay", "partner_id.parent_id.chorus_pro_payment_delay",
     )
     def _compute_chorus_pro_late_payment(self):
@@ -201,10 +221,16 @@ class AccountMove(models.Model):
         self._recompute_recordset()
 
     @api.depends("chorus_pro_history", "chorus_pro_late_state", "chorus_pro_due_date", "chorus_pro_paid_date",
-                 "chorus_pro_days_suspended", "chorus_pro_days_late", "amount_total")
+                 "chorus_pro_days_suspended", "chorus_pro_days_late", "amount_total", "chorus_pro_history_to_read")
     def _compute_chorus_pro_delay_summary(self):
         for move in self:
-            move.chorus_pro_delay_summary = move._chorus_pro_delay_text()
+            text = move._chorus_pro_delay_text()
+            if text and move.chorus_pro_history_to_read:
+                text = "{} {}".format(text, move.env._(
+                    "Counted from the statuses seen by the status sync only: the next sync reads the full Chorus "
+                    "Pro history to check it."
+                ))
+            move.chorus_pro_delay_summary = text
 
     def _chorus_pro_delay_text(self):
         """The delay in words, counted today for an unpaid invoice (translated)."""
@@ -309,21 +335,69 @@ class AccountMove(models.Model):
     # -------------------------------------------------------------------------
 
     def _chorus_pro_apply_summary(self, summary, client=None):
-        # EXTENDS odoo_chorus_rouen: keep the dates the payment delay needs.
+        # EXTENDS odoo_chorus_rouen: keep the dates the payment delay needs, from the search's answer (no call).
         changed = super()._chorus_pro_apply_summary(summary, client=client)
         if summary.status in DELAY_STATUSES and summary.status_date and self.move_type == "out_invoice":
             history = self._chorus_pro_history_list()
             entry = [summary.status, _history_day(summary.status_date)]
             if entry not in history:
                 history.append(entry)
-                if client is not None and summary.status == PAYMENT_STATUS:
-                    try:
-                        history = self._chorus_pro_history_entries(client.invoice_history(summary.chorus_id))
-                    except ChorusError as err:  # the summary's date is kept; the button reads it again
-                        _logger.info("History of %s not read: %s", self.name, err)
-                self._chorus_pro_write({"chorus_pro_history": json.dumps(history)})
+                vals = {"chorus_pro_history": json.dumps(history)}
+                if summary.status == PAYMENT_STATUS:
+                    gap = self._chorus_pro_history_gap(history)
+                    if gap:  # read after the search, within the run's bound (_chorus_pro_sync_after)
+                        _logger.debug("Chorus Pro history of %s to read (%s)", self.name, gap)
+                        vals["chorus_pro_history_to_read"] = True
+                self._chorus_pro_write(vals)
                 changed = True
         return changed
+
+    def _chorus_pro_history_gap(self, history):
+        """Why the kept ``history`` does not settle this paid invoice's delay (``core.late_payment.history_gap``),
+        or None."""
+        self.ensure_one()
+        deposited = self.chorus_pro_deposit_date
+        try:
+            return history_gap(history, self._chorus_pro_legal_delay(), deposited_on=deposited and deposited.date())
+        except ValueError:  # a delay out of bounds: the figures cannot be counted anyway; read what Chorus says
+            return "invalid_delay"
+
+    @api.model
+    def _chorus_pro_sync_domain(self):
+        # EXTENDS the status sync: a company whose paid invoices have a history to read is synced too.
+        return expression.OR([
+            super()._chorus_pro_sync_domain(), [("chorus_pro_history_to_read", "=", True), ("state", "=", "posted")],
+        ])
+
+    @api.model
+    def _chorus_pro_sync_after(self, company, client):
+        # EXTENDS the status sync: read the full histories left to read, oldest payment first, at most
+        # ``history_reads_per_run`` (0: none; the button still reads one).
+        updated = super()._chorus_pro_sync_after(company, client)
+        limit = self._chorus_pro_param("history_reads_per_run")
+        if limit <= 0:
+            return updated
+        domain = [("company_id", "=", company.id), ("chorus_pro_history_to_read", "=", True), ("state", "=", "posted"),
+                  ("chorus_pro_invoice_id", "!=", False)]
+        moves = self.search(domain, order="chorus_pro_status_date, id", limit=limit)
+        for move in moves:
+            if move._chorus_pro_isolated(move._chorus_pro_read_full_history, client):
+                updated.add(move.id)
+            self._chorus_pro_commit()
+        if len(moves) == limit and (left := self.search_count(domain)):
+            _logger.info("Chorus Pro: %s histories of paid invoices of company %s left to read by the next runs "
+                         "(history_reads_per_run = %s)", left, company.id, limit)
+        return updated
+
+    def _chorus_pro_read_full_history(self, client):
+        """Read this invoice's full Chorus Pro history and keep it (one call). Raises ChorusError."""
+        self.ensure_one()
+        history = client.invoice_history(int(self.chorus_pro_invoice_id))
+        self._chorus_pro_write({
+            "chorus_pro_history": json.dumps(self._chorus_pro_history_entries(history)),
+            "chorus_pro_history_to_read": False,
+        })
+        return True
 
     @api.model
     def _chorus_pro_history_entries(self, history):
@@ -339,10 +413,9 @@ class AccountMove(models.Model):
                 ))
             client = move.company_id._chorus_pro_get_client()
             try:
-                history = client.invoice_history(int(move.chorus_pro_invoice_id))
+                move._chorus_pro_read_full_history(client)
             except ChorusError as err:
                 raise UserError(move._chorus_pro_error_text(err)) from err
-            move._chorus_pro_write({"chorus_pro_history": json.dumps(self._chorus_pro_history_entries(history))})
         return True
 
     # -------------------------------------------------------------------------
@@ -368,6 +441,8 @@ class AccountMove(models.Model):
 
     def _chorus_pro_check_claimable(self):
         self.ensure_one()
+        if self.chorus_pro_history_to_read:  # never claim from statuses the sync may have missed
+            self.action_chorus_pro_read_history()
         if self.chorus_pro_late_state == "rate_missing":
             try:
                 self._chorus_pro_delay()

@@ -6,6 +6,7 @@ from datetime import date
 import requests
 from lxml import etree
 
+from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools.safe_eval import safe_eval
@@ -146,18 +147,132 @@ class TestChorusProLatePayment(ChorusSandboxCase):
         self.assertEqual(tree.findtext(".//ram:InvoiceReferencedDocument/ram:IssuerAssignedID", namespaces=NS),
                          invoice.name)
 
-    def test_sync_keeps_the_dates_and_reads_the_history_at_payment(self):
-        invoice = self.delivered_invoice()
-        chorus_id = int(invoice.chorus_pro_invoice_id)
-        self.assertEqual(invoice._chorus_pro_history_list()[-1][0], "MISE_A_DISPOSITION")
-        self.sandbox.set_invoice_status(chorus_id, "MISE_EN_PAIEMENT")
-        calls = dict(self.sandbox.calls())
+    def calls_during(self, function):
+        before = dict(self.sandbox.calls())
+        function()
+        after = self.sandbox.calls()
+        return {key: after.get(key, 0) - before.get(key, 0) for key in after if after.get(key, 0) != before.get(key, 0)}
+
+    def tracked_invoices(self, count):
+        """``count`` invoices delivered to the Budget Principal, as the sync leaves them: seeded on the sandbox
+        (made available), then one sync run keeps their status and its date (the delay's start)."""
+        seeded = self.sandbox.seed_invoices(count, recipient_siret=self.budget_principal.siret,
+                                            status="MISE_A_DISPOSITION")
+        invoices = self.env["account.move"]
+        for offset in range(count):
+            invoice = self.make_invoice(post=True)
+            invoice.write({
+                "chorus_pro_state": "delivered",
+                "chorus_pro_invoice_id": str(seeded["first_id"] + offset),
+                "chorus_pro_flow_number": seeded["numeroFluxDepot"],
+                "chorus_pro_flow_state": "IN_INTEGRE",
+                "chorus_pro_deposit_date": fields.Datetime.now(),
+            })
+            invoices |= invoice
         self.sync()
-        self.assertEqual(self.sandbox.calls().get("consulterHistoriqueFacture", 0)
-                         - calls.get("consulterHistoriqueFacture", 0), 1, "the history is read once, at payment")
+        self.assertEqual({move._chorus_pro_history_list()[-1][0] for move in invoices}, {"MISE_A_DISPOSITION"})
+        return invoices
+
+    def pay(self, *invoices):
+        for invoice in invoices:
+            self.sandbox.set_invoice_status(int(invoice.chorus_pro_invoice_id), "MISE_EN_PAIEMENT")
+
+    def test_sync_keeps_the_dates_and_reads_no_history_for_a_payment_on_time(self):
+        invoice = self.delivered_invoice()
+        self.assertEqual(invoice._chorus_pro_history_list()[-1][0], "MISE_A_DISPOSITION")
+        self.pay(invoice)
+        calls = self.calls_during(self.sync)
+        self.assertNotIn("consulterHistoriqueFacture", calls,
+                         "made available and paid within the delay from the deposit: the kept dates settle it")
         self.assertEqual([code for code, _day in invoice._chorus_pro_history_list()][-2:],
                          ["MISE_A_DISPOSITION", "MISE_EN_PAIEMENT"])
         self.assertEqual(invoice.chorus_pro_late_state, "paid_on_time")
+        self.assertFalse(invoice.chorus_pro_history_to_read)
+        self.assertNotIn("next sync", invoice.chorus_pro_delay_summary)
+
+    def test_one_sync_run_over_paid_invoices_stays_batched(self):
+        """DESIGN.md, sync job: statuses in batches, history only when needed, never one call per invoice."""
+        invoices = self.tracked_invoices(12)
+        paid, mandated, suspended = invoices[:6], invoices[6:9], invoices[9:11]
+        upgraded = paid[0]  # tracked before the addon kept the dates: its delay has no start without the history
+        upgraded.chorus_pro_history = False
+        self.pay(*paid)
+        for invoice in mandated:
+            self.sandbox.set_invoice_status(int(invoice.chorus_pro_invoice_id), "MANDATEE")
+        for invoice in suspended:
+            self.sandbox.set_invoice_status(int(invoice.chorus_pro_invoice_id), "SUSPENDUE", "Certificate missing")
+        calls = self.calls_during(self.sync)
+        self.assertEqual(calls.get("rechercherFactureParFournisseur"), 1)
+        self.assertEqual(calls.get("consulterHistoriqueFacture"), 1, "only the invoice whose kept dates lack the start")
+        self.assertLessEqual(sum(calls.values()), 3, calls)  # + a token at most
+        self.assertEqual(set(paid.mapped("chorus_pro_status")), {"MISE_EN_PAIEMENT"})
+        self.assertEqual(set(paid.mapped("chorus_pro_late_state")), {"paid_on_time"})
+        self.assertFalse(any(paid.mapped("chorus_pro_history_to_read")))
+        self.assertIn("MISE_A_DISPOSITION", [code for code, _day in upgraded._chorus_pro_history_list()],
+                      "read from Chorus Pro")
+        self.assertEqual(set(mandated.mapped("chorus_pro_status")), {"MANDATEE"})
+        self.assertEqual(set(suspended.mapped("chorus_pro_status")), {"SUSPENDUE"})
+        self.assertEqual(self.calls_during(self.sync), {"rechercherFactureParFournisseur": 1},
+                         "the next run: the same search, no history left to read")
+
+    def test_a_payment_late_from_the_kept_dates_is_counted_from_the_full_history(self):
+        invoice = self.delivered_invoice()
+        chorus_id = int(invoice.chorus_pro_invoice_id)
+        # The sync kept only "made available on 2026-03-02": the buyer's suspension (10 to 20 March) happened
+        # between two runs (written on the platform without telling Odoo).
+        invoice.write({"chorus_pro_history": '[["MISE_A_DISPOSITION", "2026-03-02"]]',
+                       "chorus_pro_deposit_date": fields.Datetime.to_datetime("2026-02-27 16:00:00")})
+        answer = requests.post(f"{self.sandbox.url}/sandbox/invoices/{chorus_id}/history", timeout=10, json={
+            "replace": True, "entries": [
+                {"status": "DEPOSEE", "at": "2026-02-27 16:00"},
+                {"status": "MISE_A_DISPOSITION", "at": "2026-03-02"},
+                {"status": "SUSPENDUE", "at": "2026-03-10", "comment": "Bon de livraison manquant"},
+                {"status": "COMPLETEE", "at": "2026-03-20"},
+            ],
+        })
+        self.assertEqual(answer.status_code, 200, answer.text)
+        self.pay(invoice)
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("odoo_chorus_rouen.history_reads_per_run", "0")  # the sync reads no history this time
+        self.assertNotIn("consulterHistoriqueFacture", self.calls_during(self.sync))
+        self.assertTrue(invoice.chorus_pro_history_to_read)
+        self.assertEqual((invoice.chorus_pro_late_state, invoice.chorus_pro_due_date), ("paid_late", date(2026, 4, 1)))
+        self.assertIn("Counted from the statuses seen by the status sync only: the next sync reads the full Chorus "
+                      "Pro history to check it.", invoice.chorus_pro_delay_summary, "not a final figure")
+
+        params.set_param("odoo_chorus_rouen.history_reads_per_run", "50")
+        calls = self.calls_during(self.sync)
+        self.assertEqual(calls, {"consulterHistoriqueFacture": 1}, "late from the kept dates: the claim needs all")
+        self.assertFalse(invoice.chorus_pro_history_to_read)
+        self.assertEqual(invoice.chorus_pro_late_state, "paid_late")
+        self.assertEqual(invoice.chorus_pro_days_suspended, 10)
+        self.assertEqual(invoice.chorus_pro_due_date, date(2026, 4, 19), "a new 30-day delay from the completion")
+        self.assertNotIn("next sync", invoice.chorus_pro_delay_summary)
+
+    def test_history_reads_are_bounded_per_run_and_the_rest_waits(self):
+        self.env["ir.config_parameter"].sudo().set_param("odoo_chorus_rouen.history_reads_per_run", "1")
+        invoices = self.tracked_invoices(3)
+        invoices.chorus_pro_history = False  # tracked before the addon kept the dates
+        self.pay(*invoices)
+        calls = self.calls_during(self.sync)
+        self.assertEqual(calls.get("consulterHistoriqueFacture"), 1)
+        self.assertEqual(set(invoices.mapped("chorus_pro_state")), {"paid"}, "every status is read anyway")
+        waiting = invoices.filtered("chorus_pro_history_to_read")
+        self.assertEqual(len(waiting), 2)
+        # Meanwhile their start is unknown: nothing is counted (never "not yet made available" for a paid invoice).
+        self.assertEqual(set(waiting.mapped("chorus_pro_late_state")), {"none"})
+        self.assertFalse(any(waiting.mapped("chorus_pro_delay_summary")))
+        # Nothing is tracked any more: the next run still comes for the history left to read, one per run.
+        self.assertEqual(self.calls_during(self.sync), {"consulterHistoriqueFacture": 1})
+        self.assertEqual(len(invoices.filtered("chorus_pro_history_to_read")), 1)
+        # A claim never counts from statuses the sync may have missed: it reads the history first.
+        last = invoices.filtered("chorus_pro_history_to_read")
+        calls = self.calls_during(lambda: self.assertRaisesRegex(
+            UserError, "not paid late", last.action_chorus_pro_claim_late_payment))
+        self.assertEqual(calls.get("consulterHistoriqueFacture"), 1)
+        self.assertFalse(any(invoices.mapped("chorus_pro_history_to_read")))
+        self.assertEqual(set(invoices.mapped("chorus_pro_late_state")), {"paid_on_time"})
+        self.assertEqual(self.calls_during(self.sync), {}, "nothing left to do")
 
     def test_missing_rate_then_added_by_the_accountant(self):
         invoice = self.delivered_invoice()
