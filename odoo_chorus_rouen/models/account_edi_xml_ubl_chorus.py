@@ -31,16 +31,21 @@ from odoo import models
 from odoo.tools import cleanup_xml_node
 
 from ..core.attachments import mime_type  # noqa: TID252
-from .account_edi_xml_cii import GUIDELINE_EN16931, LAYOUT_DIRECT, LEGAL_NOTES, PAYMENT_MEANS_CREDIT_TRANSFER
-from .account_edi_xml_cii import SCHEME_EADDRESS, SCHEME_SIREN, SCHEME_SIRET
+from .account_edi_xml_cii import (
+    GUIDELINE_EN16931,
+    LAYOUT_DIRECT,
+    LEGAL_NOTES,
+    PAYMENT_MEANS_CREDIT_TRANSFER,
+    SCHEME_EADDRESS,
+    SCHEME_SIREN,
+    SCHEME_SIRET,
+)
 from .ir_attachment import DEFAULT_DOCUMENT_TYPE
 
 NS = {
     "cac": "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2",
     "cbc": "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2",
 }
-CAC = "{{{}}}".format(NS["cac"])
-CBC = "{{{}}}".format(NS["cbc"])
 
 # The UBL 2.1 Invoice / CreditNote sequence, header part: a new element goes before the first of these.
 _HEADER = (
@@ -68,7 +73,7 @@ _ADDRESS = ("StreetName", "AdditionalStreetName", "CityName", "PostalZone", "Cou
 
 
 def _el(prefix, tag, text=None, **attrs):
-    element = etree.Element(("{%s}" % NS[prefix]) + tag, {k: v for k, v in attrs.items() if v})
+    element = etree.Element(f"{{{NS[prefix]}}}{tag}", {k: v for k, v in attrs.items() if v})
     if text is not None:
         element.text = str(text)
     return element

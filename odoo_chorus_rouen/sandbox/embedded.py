@@ -19,8 +19,8 @@ import re
 from typing import Any
 
 from ..core.attachments import check_attachments, format_size
-from ..core.pdf_graph import TooLarge
 from ..core.errors import InputError
+from ..core.pdf_graph import TooLarge
 from ..core.pdfa import FACTURX_FILENAME, embedded_files
 from ..core.xml_attachments import XML_FLOW_MIME_TYPES, xml_attachments
 from .archive import split_archive
