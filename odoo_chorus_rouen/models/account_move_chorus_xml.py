@@ -68,6 +68,10 @@ class AccountMove(models.Model):
     # Supporting documents in an XML flow
     # -------------------------------------------------------------------------
 
+    def _chorus_pro_documents_travel_in_pdf(self):
+        # EXTENDS odoo_chorus_rouen (account_move_documents.py)
+        return not self.partner_id or self._chorus_pro_flow_format() not in XML_FORMATS
+
     def _chorus_pro_document_problems(self):
         # EXTENDS odoo_chorus_rouen (account_move_documents.py): what cannot travel inside an XML flow.
         problems = super()._chorus_pro_document_problems()

@@ -205,6 +205,17 @@ class TestChorusProXmlFlows(ChorusSandboxCase):
         self.send()
         self.assertDepositedAs(invoice, "facturx")
 
+    def test_files_too_big_once_base64_encoded_are_refused_in_words(self):
+        self.company.sudo().chorus_pro_flow_format = "cii"
+        invoice = self.make_invoice()
+        plan = self.attach(invoice, "plan.pdf", b"%PDF-1.4\n" + bytes(8 * 1024 * 1024))  # 8 MB: fits a Factur-X
+        with self.assertRaisesMessage(ValidationError, "Inside a CII XML invoice the files are base64-encoded",
+                                      "10.0 MB") as caught:
+            plan.chorus_pro_send = True
+        self.assertNotIn("Factur-X", str(caught.exception.args[0]), "said once, for the XML it travels in")
+        self.company.sudo().chorus_pro_flow_format = "facturx"
+        plan.chorus_pro_send = True  # in a Factur-X the same file fits
+
     # --- endings: rejected flow and resend, recycle, completion -------------------------------------
 
     def test_endings_work_the_same_for_an_xml_flow(self):
