@@ -139,3 +139,29 @@ def test_send_is_exactly_once_across_runs_and_track_tells_the_status(tmp_path, i
         tracked = chorus("track", "--invoice", "FAC-2026-0001")
         assert tracked.returncode == 0, tracked.stderr
         assert "FAC-2026-0001 (Chorus id" in tracked.stdout
+
+
+def test_send_deposits_cii_and_ubl_files_as_structured_flows(tmp_path, invoices_dir):
+    """No format option: the file given says its syntax (a CII or UBL XML goes as an E1 flow, without PDF)."""
+    from odoo_chorus_rouen.sandbox import SandboxServer
+
+    with SandboxServer() as sandbox:
+        creds = sandbox.credentials
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "CHORUS_PRO_BASE_URL": sandbox.url,
+            "CHORUS_PRO_CLIENT_ID": creds.client_id,
+            "CHORUS_PRO_CLIENT_SECRET": creds.client_secret,
+            "CHORUS_PRO_LOGIN": creds.login,
+            "CHORUS_PRO_PASSWORD": creds.password,
+            "CHORUS_PRO_JOURNAL": str(tmp_path / "journal.sqlite3"),
+        }
+        files = [str(invoices_dir / "cii_eau_invoice.xml"), str(invoices_dir / "ubl_assainissement_invoice.xml")]
+        sent = subprocess.run([sys.executable, "-m", "odoo_chorus_rouen.cli", "send", *files], capture_output=True,
+                              text=True, timeout=120, env=env)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        syntaxes = {d["numbers"][0]: (d["syntaxeFlux"], d["nomFichier"]) for d in sandbox.deposits()}
+        assert syntaxes == {
+            "FAC-2026-0003": ("IN_DP_E1_CII_16B", "cii_chorus_facture_FAC-2026-0003.xml"),
+            "FAC-2026-0005": ("IN_DP_E1_UBL_INVOICE", "ubl_chorus_facture_FAC-2026-0005.xml"),
+        }

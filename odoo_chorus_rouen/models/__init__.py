@@ -14,9 +14,11 @@ from . import res_company_account_check
 from . import chorus_pro_test_recipient
 from . import res_company_qualification
 from . import res_config_settings_directory_refresh
+from . import chorus_pro_flow_format
 from . import account_edi_xml_cii
 from . import account_edi_xml_cii_late_payment
 from . import account_edi_xml_cii_documents
+from . import account_edi_xml_ubl_chorus
 # The invoice: the base model file, then the send job and the status sync it was split into, then
 # every concern that extends them (each calls super()).
 from . import account_move
@@ -27,6 +29,7 @@ from . import account_move_late_payment
 from . import account_move_directory
 from . import ir_attachment
 from . import account_move_documents
+from . import account_move_chorus_xml
 from . import chorus_pro_completion
 from . import account_move_completion
 from . import account_move_account_stop

@@ -21,12 +21,19 @@ warns from the second 916 binary object (CII-SR-476); and an element without con
 a receiver extract an empty file (Odoo's XML clean-up drops empty leaves anyway). The file name
 and MIME type are on the PDF file specification (``/UF``, ``/Subtype``), where Factur-X keeps its
 additional files.
+
+A **structured (E1) CII flow** has no PDF around the XML: there (context key ``chorus_pro_xml_flow``,
+``account_move_chorus_xml.py``) each file does travel as BT-125 ``AttachmentBinaryObject``, base64,
+with ``@mimeCode`` (one of EN 16931's six types: other files are refused before) and ``@filename``.
 """
+
+import base64
 
 from lxml import etree
 
 from odoo import models
 
+from ..core.attachments import mime_type  # noqa: TID252
 from .account_edi_xml_cii import NS, RAM, _find, _insert_after, _sub
 from .ir_attachment import DEFAULT_DOCUMENT_TYPE
 
@@ -57,5 +64,8 @@ class AccountEdiXmlCII(models.AbstractModel):
             _sub(document, "IssuerAssignedID", attachment.name)  # BT-122
             _sub(document, "TypeCode", TYPE_CODE_SUPPORTING_DOCUMENT)
             _sub(document, "Name", attachment.chorus_pro_document_type or DEFAULT_DOCUMENT_TYPE)  # BT-123
+            if self.env.context.get("chorus_pro_xml_flow"):  # no PDF around: the file itself, in the XML
+                _sub(document, "AttachmentBinaryObject", base64.b64encode(attachment.raw).decode(),
+                     mimeCode=mime_type(attachment.name), filename=attachment.name)  # BT-125
             _insert_after(agreement, document, *BEFORE_ADDITIONAL_DOCUMENT)
         return result

@@ -232,12 +232,16 @@ class AccountMove(models.Model):
         return self.env["ir.actions.report"]._get_splitted_report(report.report_name, content, report_type)[self.id]
 
     def _chorus_pro_build_file(self):
-        """Build the Factur-X PDF (Odoo's exporter + the Chorus corrections) and validate it.
+        """Build the Factur-X PDF (Odoo's exporter + the Chorus corrections) and validate it; or the CII / UBL
+        XML when the invoice goes as a structured flow.
 
         :return: ``(pdf_bytes, filename, syntax)``
         :raises UserError: data problems (every one listed).
         """
         self.ensure_one()
+        fmt = self._chorus_pro_flow_format()  # chorus_pro_flow_format.py: the recipient's, else the company's
+        if fmt != "facturx":
+            return self._chorus_pro_build_xml_file(fmt)  # account_move_chorus_xml.py: a CII or UBL XML flow
         import facturx
 
         from ..core import payload, validation  # noqa: TID252
@@ -280,7 +284,7 @@ class AccountMove(models.Model):
         syntax = payload.SYNTAX_BY_FORMAT[validation.Format.FACTURX_PDF]
         return facturx_pdf, filename, syntax
 
-    def _chorus_pro_store_file(self, data, filename):
+    def _chorus_pro_store_file(self, data, filename, syntax=None):
         self.ensure_one()
         attachment = self.env["ir.attachment"].sudo().create({
             "name": filename,
@@ -304,13 +308,13 @@ class AccountMove(models.Model):
             # Depositing again after an unknown outcome: exactly the same file.
             data = self.chorus_pro_attachment_id.raw
             filename = self.chorus_pro_attachment_id.name
-            syntax = payload.SYNTAX_BY_FORMAT[validation.Format.FACTURX_PDF]
+            syntax = self.chorus_pro_flow_syntax or payload.SYNTAX_BY_FORMAT[validation.Format.FACTURX_PDF]
         else:
             try:
                 data, filename, syntax = self._chorus_pro_build_file()
             except UserError as err:
                 return self._chorus_pro_fail(err.args[0])
-            self._chorus_pro_store_file(data, filename)
+            self._chorus_pro_store_file(data, filename, syntax)
 
         # The point of no return: once committed, any later run treats the outcome as unknown until
         # Chorus Pro says whether it has the invoice.

@@ -97,13 +97,19 @@ class AccountMove(models.Model):
         problems += [attachment_problem_text(self.env, problem) for problem in found]
         # Files already too big on their own are said above: the deposit's total counts the others.
         total = sum(a.file_size or 0 for a in documents if (a.file_size or 0) <= MAX_FILE_SIZE)
-        if total > DEPOSIT_MAX_SIZE and not any(problem.code == "total_too_large" for problem in found):
+        if (total > DEPOSIT_MAX_SIZE and not any(problem.code == "total_too_large" for problem in found)
+                and self._chorus_pro_documents_travel_in_pdf()):
             problems.append(_(
                 "Together the files weigh %(size)s: embedded in the invoice's Factur-X, they go over the %(max)s "
                 "Chorus Pro accepts for one deposit. Send fewer or smaller files.",
                 size=size_text(self.env, total), max=size_text(self.env, DEPOSIT_MAX_SIZE),
             ))
         return problems
+
+    def _chorus_pro_documents_travel_in_pdf(self):
+        """Whether the files travel embedded in a Factur-X PDF (an XML flow has its own limits:
+        ``account_move_chorus_xml.py``)."""
+        return True
 
     def _chorus_pro_check_issues(self):
         # EXTENDS odoo_chorus_rouen: checked at posting, in Send & Print and again before the deposit.

@@ -5,6 +5,11 @@ Factur-X carries beside its ``factur-x.xml``. Assumption [U] (see README "Attach
 Pro checks them when it integrates the flow, not when it acknowledges the deposit, so a breaking
 file makes the flow end ``IN_REJETE`` with one technical error per problem (the deposit itself is
 acknowledged, as for every other content error).
+
+A structured (E1) CII or UBL flow has no PDF: its supporting documents travel inside the XML,
+base64-encoded (``core.xml_attachments``). The same limits apply to them, plus EN 16931's list of
+file types an invoice XML may embed (BT-125-1, code list BR-CL-24): a file of another type, or whose
+content is not base64, makes the flow end ``IN_REJETE`` the same way.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import re
 from typing import Any
 
 from ..core.attachments import check_attachments, format_size
+from ..core.errors import InputError
 from ..core.pdf_graph import TooLarge
 from ..core.pdfa import FACTURX_FILENAME, embedded_files
+from ..core.xml_attachments import XML_FLOW_MIME_TYPES, xml_attachments
 from .archive import split_archive
 
 __all__ = ["CONTROL_ROUTES", "REJECTION_CODE", "describe", "flow_embedded", "problems"]
@@ -32,7 +39,30 @@ _LABELS = {
     "file_too_large": "Piece jointe {filename} : taille {size} superieure au maximum autorise ({max}).",
     "total_too_large": "Les {count} pieces jointes pesent {size} : maximum autorise {max}.",
     "unpacked_too_large": "Les fichiers du PDF depassent {max} une fois decompresses : il n'est pas lu au-dela.",
+    "xml_mime_type": "Piece jointe {filename} : le type {mime} n'est pas autorise dans un flux structure (BT-125-1).",
+    "xml_not_base64": "Piece jointe {filename} : le contenu (BT-125) n'est pas encode en base 64.",
 }
+
+
+def _xml_documents(data: bytes):
+    """The supporting documents inside a CII or UBL XML (``[]`` for a PDF or an unreadable file)."""
+    try:
+        return xml_attachments(data)
+    except InputError:  # not well formed: the validator says why
+        return []
+
+
+def _xml_problems(data: bytes) -> list[tuple[str, str]]:
+    documents = _xml_documents(data)
+    found = [(REJECTION_CODE, _LABELS[p.code].format(**p.params))
+             for p in check_attachments((d.name, d.size) for d in documents)]
+    for document in documents:
+        if not document.readable:
+            found.append((REJECTION_CODE, _LABELS["xml_not_base64"].format(filename=document.name)))
+        elif document.mime_type not in XML_FLOW_MIME_TYPES:
+            found.append((REJECTION_CODE, _LABELS["xml_mime_type"].format(
+                filename=document.name, mime=document.mime_type or "absent")))
+    return found
 
 
 def _embedded(data: bytes, keep_data: bool = True):
@@ -60,8 +90,11 @@ def problems(data: bytes) -> list[tuple[str, str]]:
 
     A document that unpacks to more than 10 MB, or documents that unpack to more than 10 MB in all
     (``core.limits.MAX_INFLATED_SIZE``), are not unpacked further: that problem is said, beside the
-    problems of names that every document has (read without unpacking anything).
+    problems of names that every document has (read without unpacking anything). For a CII or UBL
+    XML, the documents embedded in it (:func:`_xml_problems`).
     """
+    if not data.startswith(b"%PDF"):
+        return _xml_problems(data)
     too_large = None
     try:
         files = [(file.name, file.size) for file in _supporting(data)]
@@ -91,7 +124,21 @@ def describe(data: bytes) -> list[dict[str, Any]]:
     """Every file embedded in the PDF ``data``, for the control API (content as a SHA-256).
 
     When they unpack to more than the limits, ``size`` and ``sha256`` are ``None`` (not unpacked).
+    For a CII or UBL XML: the documents it embeds (``relationship`` "BG-24", ``in_af`` False).
     """
+    if not data.startswith(b"%PDF"):
+        return [
+            {
+                "name": document.name,
+                "size": document.size,
+                "mime_type": document.mime_type,
+                "relationship": "BG-24",
+                "description": document.description,
+                "in_af": False,
+                "sha256": hashlib.sha256(document.data).hexdigest(),
+            }
+            for document in _xml_documents(data)
+        ]
     try:
         files, unpacked = _embedded(data), True
     except TooLarge:

@@ -18,3 +18,4 @@ from . import test_sync_concurrency
 from . import test_field_labels
 from . import test_qualification
 from . import test_toolkit_copy
+from . import test_xml_flows

@@ -145,6 +145,23 @@ class TestChorusProQualification(ChorusSandboxCase):
         self.assertTrue(is_ours)
         self.assertEqual(str(original.chorus_id), invoice.chorus_pro_invoice_id)
 
+    @mute_logger(*QUIET_QUALIFICATION)
+    def test_an_xml_deposit_carries_the_test_parties_too(self):
+        self.set_data_set()
+        for fmt in ("cii", "ubl"):
+            self.company.sudo().chorus_pro_flow_format = fmt
+            invoice = self.make_invoice(post=True)
+            self.send()
+            self.assertEqual(invoice.chorus_pro_state, "sent", invoice.chorus_pro_error)
+            self.assertEqual(invoice.chorus_pro_flow_format_sent, fmt)
+            facts = self.deposited_facts(invoice)
+            self.assertEqual((facts.buyer_siret, facts.seller_siret, facts.buyer_name),
+                             (TEST_RECIPIENT_EJ, TEST_SUPPLIER, "Destinataire de qualification EJ"), fmt)
+            self.sync()
+            self.assertEqual(invoice.chorus_pro_state, "delivered", fmt)
+            self.assertEqual(self.sandbox.invoice(int(invoice.chorus_pro_invoice_id))["codeDestinataire"],
+                             TEST_RECIPIENT_EJ)
+
     def test_intermediate_flow_states_keep_the_invoice_sent(self):
         self.set_data_set()
         self.sandbox.configure(processing_delay=60, routing_delay=0)
