@@ -1,0 +1,134 @@
+"""The send job renders the invoice PDFs of a pass together (issue 21): one report call, an invoice whose
+rendering fails kept apart, an invoice whose PDF exists not rendered again."""
+
+import io
+from contextlib import contextmanager
+from unittest.mock import patch
+
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from .common import blank_pdf
+from .test_send import QUIET, ChorusSandboxCase
+
+QUIET_RENDER = (*QUIET, "odoo.addons.odoo_chorus_rouen.models.account_move_chorus_render")
+
+
+@tagged("post_install", "-at_install")
+class TestChorusProSendRender(ChorusSandboxCase):
+    @contextmanager
+    def report_calls(self, fail_for=()):
+        """Record the invoice ids of every report call (``_pre_render_qweb_pdf``) of the invoice report; a
+        call that includes an invoice of ``fail_for`` raises, as a broken template or a crashed wkhtmltopdf."""
+        Report = type(self.env["ir.actions.report"])
+        original = Report._pre_render_qweb_pdf
+        calls = []
+        failing = {move.id for move in fail_for}
+
+        def pre_render(report, report_ref, res_ids=None, data=None):
+            if report._get_report(report_ref).model == "account.move":
+                calls.append(sorted(res_ids))
+                if failing & set(res_ids):
+                    raise ValueError("wkhtmltopdf stopped (test)")
+            return original(report, report_ref, res_ids=res_ids, data=data)
+
+        with patch.object(Report, "_pre_render_qweb_pdf", pre_render):
+            yield calls
+
+    def deposited_pdf_pages(self, invoice):
+        from pypdf import PdfReader
+
+        return PdfReader(io.BytesIO(invoice.chorus_pro_attachment_id.raw)).pages
+
+    def test_a_pass_renders_its_invoices_in_one_report_call(self):
+        invoices = [self.make_invoice(partner=self.budgets["transports"], post=True, price=100.0 + i)
+                    for i in range(3)]
+        with self.report_calls() as calls:
+            self.assertEqual(self.send(), 3)
+        self.assertEqual(calls, [sorted(i.id for i in invoices)], "one report call for the three invoices")
+        for invoice in invoices:
+            self.assertEqual(invoice.chorus_pro_state, "sent")
+            self.assertEqual(self.deposits(invoice), 1)
+            self.assertFalse(invoice.chorus_pro_render_alone)
+            # Each Factur-X carries its own invoice's pages, not the whole batch.
+            self.assertEqual(len(self.deposited_pdf_pages(invoice)), 1)
+        files = {invoice.chorus_pro_attachment_id.raw for invoice in invoices}
+        self.assertEqual(len(files), 3)
+
+    def test_the_pdf_split_per_invoice_carries_that_invoice(self):
+        if self.env["ir.actions.report"]._run_wkhtmltopdf.__name__ != "_run_wkhtmltopdf":
+            self.skipTest("no wkhtmltopdf here: the invoice PDFs are blank pages")
+        invoices = [self.make_invoice(post=True, price=100.0 + i) for i in range(3)]
+        with self.report_calls() as calls:
+            self.send()
+        self.assertEqual(len(calls), 1)
+        for invoice in invoices:
+            text = self.deposited_pdf_pages(invoice)[0].extract_text()
+            self.assertIn(invoice.name, text)
+            for other in invoices:
+                if other != invoice:
+                    self.assertNotIn(other.name, text)
+
+    def test_an_invoice_whose_rendering_fails_never_blocks_the_others(self):
+        first, bad, last = (self.make_invoice(post=True, price=100.0 + i) for i in range(3))
+        with self.report_calls(fail_for=bad) as calls, mute_logger(*QUIET_RENDER):
+            self.assertEqual(self.send(), 3)
+        self.assertEqual(calls[0], sorted([first.id, bad.id, last.id]), "tried together first")
+        self.assertIn([bad.id], calls, "then alone, apart from the others")
+        self.assertEqual([first.chorus_pro_state, last.chorus_pro_state], ["sent", "sent"])
+        self.assertEqual([self.deposits(first), self.deposits(last)], [1, 1])
+        # The failed one: said on the invoice, queued again with a back-off, nothing deposited.
+        self.assertEqual(bad.chorus_pro_state, "to_send")
+        self.assertIn("could not be rendered", bad.chorus_pro_error)
+        self.assertIn("wkhtmltopdf stopped (test)", bad.chorus_pro_error)
+        self.assertTrue(bad.chorus_pro_next_try)
+        self.assertTrue(bad.chorus_pro_render_alone)
+        self.assertEqual(self.deposits(bad), 0)
+        self.assertFalse(bad.chorus_pro_attachment_id)
+
+        # Its next attempt, with an invoice queued since: it is rendered alone, the newcomer apart.
+        newcomer = self.make_invoice(post=True, price=200.0)
+        self.due_now(bad)
+        with self.report_calls() as calls:
+            self.assertEqual(self.send(), 2)
+        self.assertEqual(sorted(calls), sorted([[bad.id], [newcomer.id]]))
+        self.assertEqual(bad.chorus_pro_state, "sent")
+        self.assertFalse(bad.chorus_pro_error)
+        self.assertFalse(bad.chorus_pro_render_alone)
+        self.assertEqual([self.deposits(m) for m in (first, bad, last, newcomer)], [1, 1, 1, 1])
+
+    def test_a_rendering_that_keeps_failing_ends_in_error(self):
+        self.env["ir.config_parameter"].sudo().set_param("odoo_chorus_rouen.max_attempts", "2")
+        bad = self.make_invoice(post=True)
+        with self.report_calls(fail_for=bad), mute_logger(*QUIET_RENDER):
+            self.send()
+            self.assertEqual(bad.chorus_pro_state, "to_send")
+            self.due_now(bad)
+            self.send()
+        self.assertEqual(bad.chorus_pro_state, "error")
+        self.assertIn("2 attempts", bad.chorus_pro_error)
+        self.assertEqual(self.deposits(bad), 0)
+
+    def test_an_invoice_whose_pdf_exists_is_not_rendered_again(self):
+        printed = self.make_invoice(post=True, price=100.0)
+        other = self.make_invoice(post=True, price=110.0)
+        legal_pdf = blank_pdf(["", ""])  # two pages: told apart from a rendering
+        self.env["ir.attachment"].create({
+            "name": f"{printed.name}.pdf", "raw": legal_pdf, "mimetype": "application/pdf",
+            "res_model": "account.move", "res_id": printed.id, "res_field": "invoice_pdf_report_file",
+        })
+        printed.invalidate_recordset(["invoice_pdf_report_id", "invoice_pdf_report_file"])
+        self.assertTrue(printed.invoice_pdf_report_id)
+        with self.report_calls() as calls:
+            self.assertEqual(self.send(), 2)
+        self.assertEqual(calls, [[other.id]], "only the invoice without a PDF is rendered")
+        self.assertEqual([printed.chorus_pro_state, other.chorus_pro_state], ["sent", "sent"])
+        self.assertEqual(len(self.deposited_pdf_pages(printed)), 2, "built on the invoice's own PDF")
+
+    def test_one_report_call_per_invoice_when_batches_are_off(self):
+        self.env["ir.config_parameter"].sudo().set_param("odoo_chorus_rouen.send_render_batch", "1")
+        invoices = [self.make_invoice(post=True, price=100.0 + i) for i in range(2)]
+        with self.report_calls() as calls:
+            self.assertEqual(self.send(), 2)
+        self.assertEqual(calls, [[invoices[0].id], [invoices[1].id]])
+        self.assertEqual([self.deposits(i) for i in invoices], [1, 1])
