@@ -34,8 +34,9 @@ from collections import defaultdict
 import lxml.html
 
 from odoo import _, api, fields, models
-from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 from odoo.exceptions import UserError
+
+from odoo.addons.base.models.ir_actions_report import _get_wkhtmltopdf_bin
 
 _logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def strip_markers(pdf, count):
             else:
                 del page["/Annots"]
     pages = [starts.get(index) for index in range(count)]
-    if None in pages or pages[0] != 0 or any(b <= a for a, b in zip(pages, pages[1:])):
+    if None in pages or pages[0] != 0 or any(b <= a for a, b in zip(pages, pages[1:], strict=False)):
         raise ValueError(f"the merged report cannot be split per invoice (first pages {pages})")
     out = io.BytesIO()
     writer.write(out)
@@ -168,11 +169,17 @@ class AccountMove(models.Model):
         """Invoices rendered in one report call (parameter ``send_render_batch``; at least 1)."""
         return max(1, self._chorus_pro_param("send_render_batch"))
 
+    def _chorus_pro_deposits_pdf(self):
+        """Whether the file deposited for this invoice is built on its PDF (Factur-X). Hook: a deposit
+        without PDF (XML-only flows) returns False, and the send job does not render it."""
+        self.ensure_one()
+        return True
+
     def _chorus_pro_render_in_batch(self):
         """Whether the send job renders this invoice's PDF with others, ahead of its deposit."""
         self.ensure_one()
         return (self.state == "posted" and self.chorus_pro_state == "to_send" and not self.invoice_pdf_report_id
-                and not self.chorus_pro_render_alone)
+                and not self.chorus_pro_render_alone and self._chorus_pro_deposits_pdf())
 
     @api.model
     def _chorus_pro_held_elsewhere(self, moves, namespace):
@@ -240,7 +247,7 @@ class AccountMove(models.Model):
             # One merged document (wkhtmltopdf on unpatched Qt): split at the pages of its markers, in the
             # order of the bodies, which is the order of ``ids`` (as Odoo's own split assumes).
             whole = content.pop(False)["stream"]
-            for res_id, part in zip(ids, split_pages(whole.getvalue(), starts)):
+            for res_id, part in zip(ids, split_pages(whole.getvalue(), starts), strict=True):
                 content[res_id] = {"stream": io.BytesIO(part), "attachment": None}
             whole.close()
             unsplit = []

@@ -7,7 +7,7 @@ invoice ``sending`` and commit, deposit, write the flow number and commit. An in
 worker killed) is first looked up on Chorus Pro by its number; it is deposited again only if it
 is still not there once the settle delay has passed. **An invoice is never deposited twice.**
 
-The invoice PDFs of the next invoices (``send_render_batch``, 20) are rendered together first, in one
+The invoice PDFs of the next invoices (``send_render_batch``, 10) are rendered together first, in one
 report call (``account_move_chorus_render.py``); an invoice whose rendering fails is isolated there.
 """
 
@@ -26,13 +26,13 @@ from odoo.tools import config, format_datetime
 from ..core import delivery  # noqa: TID252
 from ..core.errors import ChorusError  # noqa: TID252
 from . import chorus_pro_job_lock as job_lock
-from .account_move_chorus_render import RENDERED_ATTRIBUTE, PdfRenderError
 from .account_move import (
     FLOW_INTEGRATED,
     FLOW_REJECTED,
     QUEUED_STATES,
     _utc_naive,
 )
+from .account_move_chorus_render import RENDERED_ATTRIBUTE, PdfRenderError
 
 _logger = logging.getLogger(__name__)
 

@@ -8,6 +8,8 @@ from unittest.mock import patch
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.odoo_chorus_rouen.models import account_move_chorus_render as render_module
+
 from .common import blank_pdf
 from .test_send import QUIET, ChorusSandboxCase
 
@@ -55,19 +57,93 @@ class TestChorusProSendRender(ChorusSandboxCase):
         files = {invoice.chorus_pro_attachment_id.raw for invoice in invoices}
         self.assertEqual(len(files), 3)
 
+    @contextmanager
+    def wkhtmltopdf_runs(self, stand_in=None):
+        """Record the number of HTML documents of each wkhtmltopdf run (``stand_in``: instead of it)."""
+        Report = type(self.env["ir.actions.report"])
+        original = Report._run_wkhtmltopdf
+        runs = []
+
+        def run(report, bodies, *args, **kwargs):
+            runs.append(len(bodies))
+            return stand_in(bodies) if stand_in else original(report, bodies, *args, **kwargs)
+
+        with patch.object(Report, "_run_wkhtmltopdf", run):
+            yield runs
+
     def test_the_pdf_split_per_invoice_carries_that_invoice(self):
         if self.env["ir.actions.report"]._run_wkhtmltopdf.__name__ != "_run_wkhtmltopdf":
             self.skipTest("no wkhtmltopdf here: the invoice PDFs are blank pages")
         invoices = [self.make_invoice(post=True, price=100.0 + i) for i in range(3)]
-        with self.report_calls() as calls:
-            self.send()
-        self.assertEqual(len(calls), 1)
+        with self.report_calls() as calls, self.wkhtmltopdf_runs() as runs:
+            self.assertEqual(self.send(), 3)
+        self.assertEqual((len(calls), runs), (1, [3]), "one report call, one wkhtmltopdf run")
         for invoice in invoices:
-            text = self.deposited_pdf_pages(invoice)[0].extract_text()
+            pages = self.deposited_pdf_pages(invoice)
+            text = "".join(page.extract_text() for page in pages)
             self.assertIn(invoice.name, text)
             for other in invoices:
                 if other != invoice:
                     self.assertNotIn(other.name, text)
+            # No trace of how the batch was split (the page markers of a merged document).
+            links = [str(annotation.get_object().get("/A", {}).get("/URI", "")) for page in pages
+                     for annotation in (page.get("/Annots") or [])]
+            self.assertFalse([link for link in links if render_module.MARKER in link])
+
+    def test_a_wkhtmltopdf_that_takes_several_documents_gets_them_in_one_run(self):
+        invoices = [self.make_invoice(post=True, price=100.0 + i) for i in range(3)]
+        with patch.object(render_module, "wkhtmltopdf_takes_several_documents", lambda _binary: True), \
+                self.wkhtmltopdf_runs(stand_in=blank_pdf) as runs:
+            self.assertEqual(self.send(), 3)
+        self.assertEqual(runs, [3], "one run, one document per invoice (split by Odoo, one page each)")
+        for invoice in invoices:
+            self.assertEqual(invoice.chorus_pro_state, "sent")
+            self.assertEqual(self.deposits(invoice), 1)
+            self.assertEqual(len(self.deposited_pdf_pages(invoice)), 1)
+
+    def test_merged_documents_are_split_at_their_markers(self):
+        """wkhtmltopdf on unpatched Qt takes one document: the invoices are merged, one after another, and the
+        PDF split where each one's marker is (an invoice of two pages keeps both)."""
+        bodies = [f"<!DOCTYPE html><html><head><title>t</title></head><body><p>invoice {i}</p></body></html>"
+                  for i in range(3)]
+        merged = render_module.merge_bodies(bodies)
+        self.assertEqual(merged.count(render_module.MARKER), 3)
+        self.assertEqual(merged.count("page-break-before"), 2)
+        self.assertLess(merged.index("invoice 0"), merged.index("invoice 1"))
+        pdf = self._pdf_with_markers([0, None, 1, 2])  # pages: 0 starts invoice 0, 2 and 3 the others
+        stripped, starts = render_module.strip_markers(pdf, 3)
+        self.assertEqual(starts, [0, 2, 3])
+        from pypdf import PdfReader
+
+        self.assertEqual([page.get("/Annots") for page in PdfReader(io.BytesIO(stripped)).pages], [None] * 4,
+                         "the markers are gone")
+        parts = render_module.split_pages(stripped, starts)
+        self.assertEqual([len(PdfReader(io.BytesIO(part)).pages) for part in parts], [2, 1, 1])
+        with self.assertRaises(ValueError):
+            render_module.strip_markers(self._pdf_with_markers([0, 2, 1]), 3)  # out of order: not split
+        with self.assertRaises(ValueError):
+            render_module.strip_markers(self._pdf_with_markers([0, None, 1]), 3)  # one missing
+
+    def _pdf_with_markers(self, markers):
+        """A PDF of blank pages, page i carrying a link to ``MARKER<markers[i]>`` (None: none)."""
+        from pypdf import PdfWriter
+        from pypdf.annotations import Link
+        from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+        writer = PdfWriter()
+        for number, marker in enumerate(markers):
+            writer.add_blank_page(width=595, height=842)
+            if marker is not None:
+                link = Link(rect=(0, 0, 1, 1), target_page_index=0)
+                link[NameObject("/A")] = DictionaryObject({
+                    NameObject("/S"): NameObject("/URI"),
+                    NameObject("/URI"): TextStringObject(f"{render_module.MARKER}{marker}"),
+                })
+                del link["/Dest"]
+                writer.add_annotation(number, link)
+        stream = io.BytesIO()
+        writer.write(stream)
+        return stream.getvalue()
 
     def test_an_invoice_whose_rendering_fails_never_blocks_the_others(self):
         first, bad, last = (self.make_invoice(post=True, price=100.0 + i) for i in range(3))
