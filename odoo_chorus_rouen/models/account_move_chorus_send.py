@@ -32,7 +32,7 @@ from .account_move import (
     QUEUED_STATES,
     _utc_naive,
 )
-from .account_move_chorus_render import RENDERED_ATTRIBUTE, PdfRenderError
+from .account_move_chorus_render import RENDERED_ATTRIBUTE, PdfRenderError, release_free_heap
 
 _logger = logging.getLogger(__name__)
 
@@ -173,6 +173,8 @@ class AccountMove(models.Model):
                     else:
                         done += 1
                 rendered.clear()  # not taken (held, skipped, out of time): rendered again when their turn comes
+                if render_batch > 1:
+                    release_free_heap()  # the RSS stays flat over a pass of many groups
         finally:
             rendered.clear()
             if getattr(self.env.cr, RENDERED_ATTRIBUTE, None) is rendered:
