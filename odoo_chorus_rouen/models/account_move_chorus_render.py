@@ -26,6 +26,7 @@ each invoice alone while it is built, as before.
 from __future__ import annotations
 
 import ctypes
+import gc
 import io
 import logging
 import subprocess
@@ -53,9 +54,11 @@ _LIBC = {}  # "libc": the C library when it has malloc_trim (glibc), else None
 
 
 def release_free_heap():
-    """Hand the memory glibc keeps after a batch's large buffers (PDFs, merged HTML) were freed back to the
-    system (``malloc_trim``): without it the worker's RSS creeps up by fragments over hundreds of
-    invoices while no Python object is left behind. A no-op where the C library has no such call."""
+    """After a group: collect the reference cycles that hold a batch's large buffers (the PDF readers and
+    writers of the split), which Python's generational collector leaves for long, then hand the memory glibc
+    keeps back to the system (``malloc_trim``; skipped where the C library has no such call). Without it the
+    worker's RSS creeps up over hundreds of invoices (+50 MiB over 200) while no object is left behind."""
+    gc.collect()
     libc = _LIBC.get("libc")
     if libc is None and "libc" not in _LIBC:
         try:
