@@ -63,7 +63,7 @@ def release_free_heap():
     if libc is None and "libc" not in _LIBC:
         try:
             libc = ctypes.CDLL("libc.so.6")
-            libc.malloc_trim  # noqa: B018 - glibc only
+            getattr(libc, "malloc_trim")  # noqa: B009 - glibc only: AttributeError elsewhere
         except (OSError, AttributeError):
             libc = None
         _LIBC["libc"] = libc
