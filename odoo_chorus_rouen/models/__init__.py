@@ -24,6 +24,7 @@ from . import account_edi_xml_ubl_chorus
 from . import account_move
 from . import account_move_send
 from . import account_move_chorus_send
+from . import account_move_chorus_render
 from . import account_move_chorus_sync
 from . import account_move_late_payment
 from . import account_move_directory

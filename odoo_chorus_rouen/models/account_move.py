@@ -55,6 +55,7 @@ FLOW_REJECTED = tuple(sorted(REJECTED_FLOW_STATES))  # IN_INCIDENTE, IN_REJETE, 
 PARAM_PREFIX = "odoo_chorus_rouen."
 DEFAULTS = {
     "send_batch_size": 50,  # invoices per send job run
+    "send_render_batch": 10,  # invoice PDFs rendered in one report call by the send job (1: each alone)
     # Seconds one pass of the send job may spend before it hands over to a new pass (capped under the cron
     # workers' real-time limit, see _chorus_pro_send_time_budget); 0: no limit.
     "send_time_budget_seconds": 30.0,

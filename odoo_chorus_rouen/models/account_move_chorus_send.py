@@ -6,6 +6,9 @@ invoice ``sending`` and commit, deposit, write the flow number and commit. An in
 ``sending`` without a flow number (the outcome of a deposit is unknown: timeout, cut connection,
 worker killed) is first looked up on Chorus Pro by its number; it is deposited again only if it
 is still not there once the settle delay has passed. **An invoice is never deposited twice.**
+
+The invoice PDFs of the next invoices (``send_render_batch``, 10) are rendered together first, in one
+report call (``account_move_chorus_render.py``); an invoice whose rendering fails is isolated there.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .account_move import (
     QUEUED_STATES,
     _utc_naive,
 )
+from .account_move_chorus_render import RENDERED_ATTRIBUTE, PdfRenderError, release_free_heap
 
 _logger = logging.getLogger(__name__)
 
@@ -146,18 +150,35 @@ class AccountMove(models.Model):
         clients = {}
         done = skipped = 0
         out_of_time = False
+        render_batch = self._chorus_pro_render_batch_size()
+        rendered = {}  # PDFs rendered together, taken by each invoice's build (account_move_chorus_render.py)
+        setattr(self.env.cr, RENDERED_ATTRIBUTE, rendered)
         try:
-            for move in moves:
-                if time_budget and time.monotonic() - started >= time_budget and (done or skipped):
-                    out_of_time = more = True
-                    break
-                # Messages stored on the invoice are in the company's language (the cron has none).
-                outcome = move.with_context(lang=move._chorus_pro_lang())._chorus_pro_send_one(clients)
-                if outcome == "skipped":
-                    skipped += 1
-                else:
-                    done += 1
+            position = 0
+            while position < len(moves) and not out_of_time:
+                group = moves[position:position + self._chorus_pro_render_group_size(
+                    render_batch, started, time_budget, done + skipped)]
+                position += len(group)
+                if render_batch > 1:
+                    self._chorus_pro_prerender_pdfs(group, namespace=ADVISORY_NAMESPACE)
+                for move in group:
+                    if time_budget and time.monotonic() - started >= time_budget and (done or skipped):
+                        out_of_time = more = True
+                        break
+                    # Messages stored on the invoice are in the company's language (the cron has none).
+                    outcome = move.with_context(lang=move._chorus_pro_lang())._chorus_pro_send_one(clients)
+                    rendered.pop(move.id, None)
+                    if outcome == "skipped":
+                        skipped += 1
+                    else:
+                        done += 1
+                rendered.clear()  # not taken (held, skipped, out of time): rendered again when their turn comes
+                if render_batch > 1:
+                    release_free_heap()  # the RSS stays flat over a pass of many groups
         finally:
+            rendered.clear()
+            if getattr(self.env.cr, RENDERED_ATTRIBUTE, None) is rendered:
+                delattr(self.env.cr, RENDERED_ATTRIBUTE)
             # Safety net: pooled connections keep session locks; never leave one behind.
             if self._chorus_pro_can_commit():
                 self.env.cr.rollback()
@@ -174,6 +195,16 @@ class AccountMove(models.Model):
         if more and remaining:
             self.env.ref("odoo_chorus_rouen.ir_cron_chorus_pro_send")._trigger()
         return done
+
+    @api.model
+    def _chorus_pro_render_group_size(self, render_batch, started, time_budget, processed):
+        """Invoices whose PDFs are rendered together next: ``render_batch``, fewer when the time budget left
+        would not let the pass send them all (at the pace of the invoices processed so far), at least 1."""
+        if not time_budget or not processed:
+            return render_batch
+        elapsed = time.monotonic() - started
+        left = time_budget - elapsed
+        return max(1, min(render_batch, int(left / (elapsed / processed)) + 1)) if elapsed > 0 else render_batch
 
     def _chorus_pro_send_one(self, clients):
         """Process one queued invoice. Returns "skipped", "sent", "settled", "waiting", "retry" or "error"."""
@@ -219,18 +250,6 @@ class AccountMove(models.Model):
 
     # --- build -----------------------------------------------------------------
 
-    def _chorus_pro_render_pdf(self):
-        """The invoice PDF the Factur-X is built on: the legal PDF when it exists, else a fresh rendering."""
-        self.ensure_one()
-        if self.invoice_pdf_report_id:
-            return self.invoice_pdf_report_id.raw
-        report = self.env["account.move.send"]._get_default_pdf_report_id(self)
-        content, report_type = self.env["ir.actions.report"].with_context(force_report_rendering=True)\
-            ._pre_render_qweb_pdf(report.report_name, res_ids=self.ids)
-        if report_type != "pdf":
-            raise UserError(_("The invoice PDF could not be rendered."))
-        return self.env["ir.actions.report"]._get_splitted_report(report.report_name, content, report_type)[self.id]
-
     def _chorus_pro_build_file(self):
         """Build the Factur-X PDF (Odoo's exporter + the Chorus corrections) and validate it; or the CII / UBL
         XML when the invoice goes as a structured flow.
@@ -251,7 +270,7 @@ class AccountMove(models.Model):
         xml, odoo_constraints = builder._export_invoice(self)
         if odoo_constraints:
             _logger.debug("Odoo's Factur-X constraints on invoice %s (not blocking): %s", self.id, odoo_constraints)
-        pdf = self._chorus_pro_render_pdf()
+        pdf = self._chorus_pro_render_pdf()  # account_move_chorus_render.py
         lang = (self.partner_id.lang or "fr_FR").replace("_", "-")
         try:
             facturx_pdf = facturx.generate_from_binary(
@@ -312,6 +331,8 @@ class AccountMove(models.Model):
         else:
             try:
                 data, filename, syntax = self._chorus_pro_build_file()
+            except PdfRenderError as err:  # account_move_chorus_render.py: queued again, rendered alone
+                return self._chorus_pro_render_failed(err.args[0])
             except UserError as err:
                 return self._chorus_pro_fail(err.args[0])
             self._chorus_pro_store_file(data, filename, syntax)

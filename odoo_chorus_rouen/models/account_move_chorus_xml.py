@@ -64,6 +64,11 @@ class AccountMove(models.Model):
             return "cii"
         return fmt
 
+    def _chorus_pro_deposits_pdf(self):
+        # EXTENDS odoo_chorus_rouen (account_move_chorus_render.py): an XML flow carries no PDF, so the send
+        # job does not render one for it.
+        return super()._chorus_pro_deposits_pdf() and self._chorus_pro_flow_format() not in XML_FORMATS
+
     # -------------------------------------------------------------------------
     # Supporting documents in an XML flow
     # -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from . import test_partner
 from . import test_posting
 from . import test_security
 from . import test_send
+from . import test_send_render
 from . import test_settings
 from . import test_sync
 from . import test_directory_refresh
