@@ -2,7 +2,7 @@ from odoo import fields, models
 
 
 class ResConfigSettings(models.TransientModel):
-    _inherit = "res.config.settings"
+    _inherit = "res.config.settings"  # pylint: disable=consider-merging-classes-inherited  # one concern per file
 
     chorus_pro_environment = fields.Selection(related="company_id.chorus_pro_environment", readonly=False)
     chorus_pro_base_url = fields.Char(related="company_id.chorus_pro_base_url", readonly=False)
