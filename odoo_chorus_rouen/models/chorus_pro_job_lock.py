@@ -10,7 +10,7 @@ import logging
 
 import psycopg2
 
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 _logger = logging.getLogger(__name__)
 
@@ -23,7 +23,9 @@ def try_lock(record, namespace):
     if not cr.fetchone()[0]:
         return False
     try:
-        with cr.savepoint(flush=False):
+        # A record changed since this transaction began fails with a serialization error: an expected
+        # answer (another worker or a user has just had it), which Odoo would log as an ERROR "bad query".
+        with cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
             cr.execute(SQL("SELECT id FROM %s WHERE id = %s FOR UPDATE SKIP LOCKED",
                            SQL.identifier(record._table), record.id))
             locked = bool(cr.fetchone())

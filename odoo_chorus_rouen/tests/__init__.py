@@ -20,3 +20,4 @@ from . import test_field_labels
 from . import test_qualification
 from . import test_toolkit_copy
 from . import test_xml_flows
+from . import test_job_lock
