@@ -286,22 +286,27 @@ class AccountMove(models.Model):
         except Exception as err:  # noqa: BLE001 - factur-x raises bare exceptions
             raise UserError(_("The Factur-X file could not be built: %(error)s", error=str(err))) from err
         facturx_pdf = self._chorus_pro_pdfa(facturx_pdf)  # PDF/A-3 in structure (account_move_documents)
-        requirements = self._chorus_pro_file_requirements()  # the deposited buyer's (account_move_qualification)
-        layout = self.company_id.chorus_pro_layout or "direct"
-        errors = [f for f in validate_invoice_file(facturx_pdf, requirements, layout) if f.severity == "error"]
-        if errors:
-            lines = [
-                f"- {finding.rule}: {finding.message}" + (f" ({finding.bt})" if finding.bt else "")
-                for finding in errors
-            ]
+        broken = self._chorus_pro_broken_rules(facturx_pdf)
+        if broken:
             raise UserError("\n".join([
                 _("The Factur-X file of %(invoice)s breaks %(count)s rule(s); nothing was sent:",
-                  invoice=self.name, count=len(lines)),
-                *lines,
+                  invoice=self.name, count=len(broken)),
+                *broken,
             ]))
         filename = payload.deposit_filename(self.name, validation.Format.FACTURX_PDF)
         syntax = payload.SYNTAX_BY_FORMAT[validation.Format.FACTURX_PDF]
         return facturx_pdf, filename, syntax
+
+    def _chorus_pro_broken_rules(self, data):
+        """The rules the file to deposit breaks (XSD, EN 16931 and French rules, Chorus routing, for the
+        deposited buyer: account_move_qualification), one line each; empty when it may go."""
+        self.ensure_one()
+        requirements = self._chorus_pro_file_requirements()
+        layout = self.company_id.chorus_pro_layout or "direct"
+        return [
+            f"- {finding.rule}: {finding.message}" + (f" ({finding.bt})" if finding.bt else "")
+            for finding in validate_invoice_file(data, requirements, layout) if finding.severity == "error"
+        ]
 
     def _chorus_pro_store_file(self, data, filename, syntax=None):
         self.ensure_one()

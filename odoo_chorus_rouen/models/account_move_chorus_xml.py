@@ -26,7 +26,6 @@ from ..core import payload  # noqa: TID252
 from ..core.limits import MAX_DEPOSIT_SIZE  # noqa: TID252
 from ..core.validation_report import Format  # noqa: TID252
 from ..core.xml_attachments import XML_FLOW_EXTENSIONS, base64_size  # noqa: TID252
-from .account_move_chorus_send import validate_invoice_file
 from .chorus_pro_flow_format import DEFAULT_FLOW_FORMAT, FLOW_FORMATS
 from .ir_attachment import size_text
 
@@ -127,18 +126,12 @@ class AccountMove(models.Model):
                 format=label, invoice=self.name, size=size_text(self.env, len(xml)),
                 max=size_text(self.env, MAX_DEPOSIT_SIZE),
             ))
-        requirements = self._chorus_pro_file_requirements()
-        layout = self.company_id.chorus_pro_layout or "direct"
-        errors = [f for f in validate_invoice_file(xml, requirements, layout) if f.severity == "error"]
-        if errors:
-            lines = [
-                f"- {finding.rule}: {finding.message}" + (f" ({finding.bt})" if finding.bt else "")
-                for finding in errors
-            ]
+        broken = self._chorus_pro_broken_rules(xml)  # account_move_chorus_send.py
+        if broken:
             raise UserError("\n".join([
                 _("The %(format)s file of %(invoice)s breaks %(count)s rule(s); nothing was sent:",
-                  format=label, invoice=self.name, count=len(lines)),
-                *lines,
+                  format=label, invoice=self.name, count=len(broken)),
+                *broken,
             ]))
         xml_format = XML_FORMATS[fmt]
         return xml, payload.deposit_filename(self.name, xml_format), payload.SYNTAX_BY_FORMAT[xml_format]
